@@ -1,0 +1,109 @@
+"""The model's metadata JSON: the one source of truth for classes, priorities,
+input normalisation, calibration temperature and decision thresholds.
+
+Training writes it, the page reads it, and the tests check the shipped model's
+files against it, so no class list or threshold is ever typed twice.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+PRIORITY_ORDER: tuple[str, ...] = ("Urgent", "High", "Medium", "Low")
+"""Most to least urgent. ``None`` (cannot assess) is not part of the order."""
+
+REQUIRED_KEYS = (
+    "schema_version",
+    "name",
+    "architecture",
+    "input",
+    "outputs",
+    "classes",
+    "calibration",
+    "thresholds",
+    "recommendations",
+)
+
+
+@dataclass(frozen=True)
+class LesionClass:
+    index: int
+    code: str
+    name: str
+    priority: str
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """Typed view of ``metadata.json`` with the fields the app needs."""
+
+    raw: dict[str, Any]
+
+    @property
+    def classes(self) -> list[LesionClass]:
+        return [
+            LesionClass(c["index"], c["code"], c["name"], c["priority"])
+            for c in self.raw["classes"]
+        ]
+
+    @property
+    def codes(self) -> list[str]:
+        return [c["code"] for c in self.raw["classes"]]
+
+    @property
+    def input_size(self) -> int:
+        return int(self.raw["input"]["size"])
+
+    @property
+    def norm_scale(self) -> float:
+        return float(self.raw["input"]["normalization"]["scale"])
+
+    @property
+    def norm_offset(self) -> float:
+        return float(self.raw["input"]["normalization"]["offset"])
+
+    @property
+    def temperature(self) -> float:
+        return float(self.raw["calibration"]["temperature"])
+
+    @property
+    def thresholds(self) -> dict[str, Any]:
+        return self.raw["thresholds"]
+
+    @property
+    def recommendations(self) -> dict[str, str]:
+        return self.raw["recommendations"]
+
+
+def validate(raw: dict[str, Any]) -> None:
+    """Raise ``ValueError`` naming the first problem in a metadata dict."""
+    missing = [k for k in REQUIRED_KEYS if k not in raw]
+    if missing:
+        raise ValueError(f"metadata is missing keys: {missing}")
+    classes = raw["classes"]
+    if [c["index"] for c in classes] != list(range(len(classes))):
+        raise ValueError("class indices must be 0..n-1 in order")
+    for c in classes:
+        if c["priority"] not in PRIORITY_ORDER:
+            raise ValueError(f"class {c['code']}: unknown priority {c['priority']!r}")
+    for level in (*PRIORITY_ORDER, "None"):
+        if level not in raw["recommendations"]:
+            raise ValueError(f"no recommendation for priority {level!r}")
+    norm = raw["input"]["normalization"]
+    if not {"scale", "offset"} <= set(norm):
+        raise ValueError("input.normalization needs scale and offset")
+    if float(raw["calibration"]["temperature"]) <= 0:
+        raise ValueError("calibration temperature must be > 0")
+
+
+def parse(text: str) -> ModelInfo:
+    raw = json.loads(text)
+    validate(raw)
+    return ModelInfo(raw)
+
+
+def load(path: str | Path) -> ModelInfo:
+    return parse(Path(path).read_text(encoding="utf-8"))

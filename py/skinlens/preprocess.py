@@ -1,0 +1,69 @@
+"""Crop, resize and normalise an RGB image into the model's input tensor.
+
+This module is the single preprocessing path: training (``training/data.py``)
+imports it to build every training view, and the page runs it in Pyodide, so
+the model sees identically prepared pixels in both places.
+
+Resizing uses Pillow's antialiased bilinear filter (C code, fast in WASM too);
+normalisation constants come from the model metadata, never from here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+Box = tuple[float, float, float, float]
+
+
+def center_square_box(width: int, height: int, fraction: float = 1.0) -> Box:
+    """The centred square of side ``fraction * min(width, height)``.
+
+    Dermoscopy frames centre the lesion; a square crop avoids stretching it
+    when the frame is 4:3 (HAM10000) or 16:9 (phone cameras).
+    """
+    if width <= 0 or height <= 0:
+        raise ValueError("image has no pixels")
+    if not 0.0 < fraction <= 1.0:
+        raise ValueError("fraction must be in (0, 1]")
+    side = min(width, height) * fraction
+    left = (width - side) / 2.0
+    top = (height - side) / 2.0
+    return (left, top, left + side, top + side)
+
+
+def crop_resize(image: Image.Image, size: int, box: Box | None = None) -> np.ndarray:
+    """Crop ``box`` (default: centred square) and resize to ``size`` x ``size``.
+
+    Returns ``uint8`` RGB of shape ``(size, size, 3)``.
+    """
+    if image.mode != "RGB":
+        image = image.convert("RGB")
+    if box is None:
+        box = center_square_box(*image.size)
+    resized = image.resize((size, size), Image.Resampling.BILINEAR, box=box)
+    return np.asarray(resized, dtype=np.uint8)
+
+
+def normalize(rgb: np.ndarray, scale: float, offset: float) -> np.ndarray:
+    """``uint8`` RGB -> ``float32`` model input: ``x * scale + offset``."""
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"expected HxWx3 RGB, got shape {rgb.shape}")
+    out = rgb.astype(np.float32)
+    out *= np.float32(scale)
+    out += np.float32(offset)
+    return out
+
+
+def rgba_to_rgb(rgba: np.ndarray) -> np.ndarray:
+    """Drop the alpha channel of canvas ``ImageData`` (HxWx4 -> HxWx3 view)."""
+    if rgba.ndim != 3 or rgba.shape[2] != 4:
+        raise ValueError(f"expected HxWx4 RGBA, got shape {rgba.shape}")
+    return rgba[:, :, :3]
+
+
+def prepare(
+    image: Image.Image, size: int, scale: float, offset: float, box: Box | None = None
+) -> np.ndarray:
+    """Full path from a decoded image to a ``float32`` (size, size, 3) tensor."""
+    return normalize(crop_resize(image, size, box), scale, offset)
