@@ -174,9 +174,7 @@ class Smoother:
         )
 
         stored = None if image is None else np.array(image, copy=True)
-        self._best.append(
-            BestFrame(self._frame_index, float(sharpness), p, stored, result)
-        )
+        self._best.append(BestFrame(self._frame_index, float(sharpness), p, stored, result))
         return self.verdict()
 
     def reject(self) -> SmoothedVerdict:
