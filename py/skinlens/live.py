@@ -589,3 +589,61 @@ class LivePipeline:
             "frame_result": frame_result,
             "verdict": self.last.as_dict() if self.last else None,
         }
+
+
+# --------------------------------------------------------------------------
+# camera errors (getUserMedia DOMException names -> code and message)
+# --------------------------------------------------------------------------
+CAMERA_ERRORS: dict[str, tuple[str, str]] = {
+    "permission-denied": (
+        "Camera permission was denied",
+        "Camera access was denied. To use the live view, allow the camera for this site "
+        "(the camera or lock icon next to the address bar), then press Start camera again. "
+        "You can still choose a photo instead.",
+    ),
+    "no-camera": (
+        "No camera found",
+        "No camera was found on this device. Connect a camera, or choose a photo instead.",
+    ),
+    "camera-busy": (
+        "The camera could not be started",
+        "The camera is in use by another app or could not be started. Close other apps "
+        "that use the camera and try again.",
+    ),
+    "insecure-context": (
+        "The camera needs a secure connection",
+        "The browser offers the camera only on secure (https) pages. Open this app over "
+        "https, or choose a photo instead.",
+    ),
+    "camera-error": (
+        "The camera could not be started",
+        "The camera could not be started. Try again, or choose a photo instead.",
+    ),
+}
+
+_ERROR_NAMES = {
+    "NotAllowedError": "permission-denied",
+    "PermissionDeniedError": "permission-denied",
+    "SecurityError": "permission-denied",
+    "NotFoundError": "no-camera",
+    "DevicesNotFoundError": "no-camera",
+    "OverconstrainedError": "no-camera",
+    "NotReadableError": "camera-busy",
+    "TrackStartError": "camera-busy",
+    "AbortError": "camera-busy",
+}
+
+
+def camera_error(name: str | None, message: str = "") -> tuple[str, str, str]:
+    """``(code, title, message)`` for a getUserMedia failure's DOMException name.
+
+    ``name`` may also be a whole ``"NotAllowedError: ..."`` string.
+    """
+    text = f"{name or ''} {message or ''}"
+    code = "camera-error"
+    for js_name, c in _ERROR_NAMES.items():
+        if js_name in text:
+            code = c
+            break
+    title, msg = CAMERA_ERRORS[code]
+    return code, title, msg
