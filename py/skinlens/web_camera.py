@@ -25,6 +25,7 @@ A captured frame's result is on ``#live-captured`` (``data-label``,
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from typing import Any
 
@@ -104,12 +105,19 @@ class LiveCamera:
         self._generation = 0
         self._torch = False
         self._proxies: list[Any] = []
+        self._tasks: set[Any] = set()
         self._size = 224
         self._rgba = np.empty((self._size, self._size, 4), np.uint8)
         self._last_stats = 0.0
         self._build()
         self._tick_proxy = self._proxy(self._on_timer)
         self._raf_proxy = self._proxy(self._on_frame)
+
+    def _spawn(self, coro: Any) -> Any:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
 
     # ------------------------------------------------------------ DOM
     def _proxy(self, fn: Any) -> Any:
@@ -238,11 +246,9 @@ class LiveCamera:
 
         self._on(self.button, "click", lambda e: self.toggle())
         self._on(self.capture_btn, "click", lambda e: self.capture())
-        self._on(self.torch_btn, "click", lambda e: asyncio.ensure_future(self._toggle_torch()))
-        self._on(self.zoom, "input", lambda e: asyncio.ensure_future(self._set_zoom()))
-        self._on(
-            self.select, "change", lambda e: asyncio.ensure_future(self.start(self.select.value))
-        )
+        self._on(self.torch_btn, "click", lambda e: self._spawn(self._toggle_torch()))
+        self._on(self.zoom, "input", lambda e: self._spawn(self._set_zoom()))
+        self._on(self.select, "change", lambda e: self._spawn(self.start(self.select.value)))
         self._on(self.video, "loadedmetadata", lambda e: self._fit_viewport())
         self._on(js.document, "visibilitychange", lambda e: self._on_visibility())
         self.button.setAttribute("aria-controls", "live")
@@ -306,7 +312,7 @@ class LiveCamera:
         if self.running or self.stream is not None:
             self.stop()
         else:
-            asyncio.ensure_future(self.start())
+            self._spawn(self.start())
 
     async def start(self, device_id: str | None = None) -> None:
         self._stop_stream()
@@ -320,7 +326,7 @@ class LiveCamera:
         try:
             await self._ensure_pipeline()
             if not self.model_ready and self.model_error is None:
-                asyncio.ensure_future(self._wait_model())
+                self._spawn(self._wait_model())
             stream = await self._open(device_id)
         except Exception as exc:
             self._fail(*_error_name(exc))
@@ -336,10 +342,8 @@ class LiveCamera:
         self.track = tracks[0] if tracks.length else None
         self.video.srcObject = stream
         self.viewport.hidden = False
-        try:
+        with contextlib.suppress(Exception):  # autoplay+muted plays anyway; frames are polled
             await self.video.play()
-        except Exception:
-            pass  # autoplay+muted normally plays; frames are polled anyway
         self._fit_viewport()
         self._set(camera="on")
         self.button.textContent = "Stop camera"
@@ -351,7 +355,7 @@ class LiveCamera:
         if self.pipeline is not None:
             self.pipeline.reset()
         await self._setup_track_controls()
-        asyncio.ensure_future(self._list_cameras())
+        self._spawn(self._list_cameras())
         self.running = True
         self._schedule(0)
 
@@ -501,7 +505,7 @@ class LiveCamera:
             self._schedule(20)
             return
         self._busy = True
-        asyncio.ensure_future(self._frame(self._generation))
+        self._spawn(self._frame(self._generation))
 
     async def _frame(self, gen: int) -> None:
         delay = 100.0

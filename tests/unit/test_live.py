@@ -219,7 +219,7 @@ def test_default_pipeline_with_real_modules():
 def test_camera_error_messages():
     from skinlens.live import camera_error
 
-    code, title, msg = camera_error("NotAllowedError", "Permission denied")
+    code, _title, msg = camera_error("NotAllowedError", "Permission denied")
     assert code == "permission-denied" and "allow the camera" in msg
     assert camera_error("NotFoundError")[0] == "no-camera"
     assert camera_error(None, "NotReadableError: Could not start video source")[0] == "camera-busy"
