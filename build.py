@@ -50,6 +50,7 @@ import json
 import os
 import posixpath
 import shutil
+import socket
 import subprocess
 import sys
 import tarfile
@@ -612,6 +613,32 @@ class Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
+    def __init__(self, *args, **kwargs):
+        self._conns: set = set()
+        self._conns_lock = threading.Lock()
+        super().__init__(*args, **kwargs)
+
+    def process_request(self, request, client_address):
+        with self._conns_lock:
+            self._conns.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request):
+        with self._conns_lock:
+            self._conns.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """Drop open keep-alive connections (so a stopped server really is gone)."""
+        with self._conns_lock:
+            conns = list(self._conns)
+            self._conns.clear()
+        for c in conns:
+            with contextlib.suppress(OSError):
+                c.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):
+                c.close()
+
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
@@ -624,8 +651,10 @@ class Server(http.server.ThreadingHTTPServer):
         return self
 
     def stop(self) -> None:
+        """Stop accepting, close the listening socket and every open connection."""
         self.shutdown()
         self.server_close()
+        self.close_connections()
 
 
 def make_server(dist: Path | str = DIST_DIR, host: str = "127.0.0.1", port: int = 0, *,
