@@ -658,9 +658,18 @@ def setup(
     start_button_id: str = "camera-start",
     info: ModelInfo | None = None,
 ) -> LiveCamera:
-    """Build the live view in ``#mount_id`` and wire ``#start_button_id`` (idempotent)."""
+    """Build the live view in ``#mount_id`` and wire ``#start_button_id`` (idempotent).
+
+    ``info`` (the parsed model metadata) is optional: without it the metadata is
+    fetched on the first camera start. A ``ModelInfo`` passed as the first
+    argument is accepted too (``setup(info)``).
+    """
     global _instance
+    if isinstance(mount_id, ModelInfo):
+        info, mount_id = mount_id, "live-mount"
     if _instance is not None:
+        if info is not None and _instance.info is None:
+            _instance.info = info
         return _instance
     mount = js.document.getElementById(mount_id)
     button = js.document.getElementById(start_button_id)
@@ -668,3 +677,8 @@ def setup(
         raise RuntimeError(f"live view needs #{mount_id} and #{start_button_id} in the page")
     _instance = LiveCamera(mount, button, info)
     return _instance
+
+
+def main(info: ModelInfo | None = None) -> LiveCamera:
+    """Entry used by ``web_app.App.start_camera_module``: ``setup()`` with the page's metadata."""
+    return setup(info=info)
