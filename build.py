@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""skinlens build: fetch the pinned runtime assets, assemble ``dist/``, serve it.
+r"""skinlens build: fetch the pinned runtime assets, assemble ``dist/``, serve it.
 
 Commands
 --------
@@ -11,7 +11,7 @@ Commands
 
 Dist layout (use RELATIVE urls from index.html, e.g. ``./vendor/...``)
 --------------------------------------------------------------------
-    vendor/pyodide/pyodide.mjs            PyScript config "interpreter": "./vendor/pyodide/pyodide.mjs"
+    vendor/pyodide/pyodide.mjs            PyScript "interpreter": "./vendor/pyodide/pyodide.mjs"
     vendor/pyodide/pyodide.asm.js         \
     vendor/pyodide/pyodide.asm.wasm        | Pyodide 0.27.7 core (indexURL = vendor/pyodide/)
     vendor/pyodide/python_stdlib.zip       |
@@ -196,7 +196,7 @@ def _download_npm(name: str, version: str, dest_dir: Path, quiet: bool) -> Path:
         if proc.returncode != 0 or not out.exists():
             raise BuildError(f"`npm pack {name}@{version}` failed:\n{proc.stderr.strip()}")
         return out
-    registry = os.environ.get("NPM_CONFIG_REGISTRY") or os.environ.get("npm_config_registry")
+    registry = os.environ.get("NPM_CONFIG_REGISTRY")
     if not registry:
         raise BuildError(
             f"cannot fetch {name}@{version}: npm is not on PATH and NPM_CONFIG_REGISTRY is not "
@@ -263,7 +263,7 @@ def _archive_members(path: Path) -> dict[str, object]:
     if path.suffix == ".whl" or path.suffix == ".zip":
         zf = zipfile.ZipFile(path)
         return {i.filename: (zf, i) for i in zf.infolist() if not i.is_dir()}
-    tf = tarfile.open(path, "r:gz")
+    tf = tarfile.open(path, "r:gz")  # noqa: SIM115
     return {m.name: (tf, m) for m in tf.getmembers() if m.isfile()}
 
 
@@ -321,7 +321,7 @@ def check_lock_consistency(lock: dict) -> None:
                 raise BuildError(f"{key}: {dest} has no sha256/from")
         if not explicit <= set(entry["files"]):
             raise BuildError(f"{key}: pins lack {sorted(explicit - set(entry['files']))}")
-        for pattern, dest in SOURCES[key]["files"]:
+        for pattern, _dest in SOURCES[key]["files"]:
             if not any(fnmatch.fnmatchcase(f["from"], pattern) for f in entry["files"].values()):
                 raise BuildError(f"{key}: no pinned file for {pattern}")
 
@@ -548,7 +548,7 @@ def normalize_base(base: str) -> str:
 class Handler(http.server.SimpleHTTPRequestHandler):
     """Static files with isolation headers, a sub-path and a request log."""
 
-    extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map, **MIME}
+    extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map, **MIME}  # noqa: RUF012
     base = "/"
     isolation = True
     log_path: Path | None = None
@@ -605,7 +605,7 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         self.path_original = self.path
         return ok
 
-    def log_message(self, format, *args):  # noqa: A002 - keep the console quiet
+    def log_message(self, format, *args):  # keep the console quiet
         pass
 
 
