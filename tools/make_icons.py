@@ -1,6 +1,6 @@
 """Generate the PWA icons in site/icons/ (run once; the PNGs are committed).
 
-    python tools/make_icons.py
+python tools/make_icons.py
 """
 
 from pathlib import Path
@@ -55,7 +55,8 @@ def main() -> None:
     draw(512, maskable=False, rounded=True).save(OUT / "icon-512.png", optimize=True)
     draw(512, maskable=True, rounded=False).save(OUT / "icon-maskable-512.png", optimize=True)
     draw(180, maskable=False, rounded=False).convert("RGB").save(
-        OUT / "apple-touch-icon-180.png", optimize=True)
+        OUT / "apple-touch-icon-180.png", optimize=True
+    )
     draw(32, maskable=False, rounded=True).save(OUT / "favicon-32.png", optimize=True)
     (OUT / "icon.svg").write_text(SVG)
     for p in sorted(OUT.glob("*.*")):
