@@ -365,33 +365,44 @@ def check_lock_consistency(lock: dict) -> None:
                 raise BuildError(f"{key}: no pinned file for {pattern}")
 
 
-def update_pins(cache: Path = CACHE_DIR, quiet: bool = False) -> dict:
-    """Re-download every source (ignoring cached archives) and rewrite the lock file."""
-    lock: dict = {
+def pin_archive(key: str, src: dict, path: Path) -> dict:
+    """The lock entry for one source: the archive's and every shipped file's sha256."""
+    members = _archive_members(path)
+    mapping = expand_spec(src, list(members))
+    files = {}
+    for dest, member in sorted(mapping.items()):
+        data = _read_member(members[member])
+        files[dest] = {"from": member, "sha256": sha256_bytes(data), "size": len(data)}
+    return {
+        "archive": path.name,
+        "sha256": sha256_file(path),
+        "size": path.stat().st_size,
+        "files": files,
+    }
+
+
+def write_lock(lock_sources: dict, path: Path = LOCK_FILE) -> dict:
+    lock = {
         "comment": "sha256 pins of runtime assets; regenerate with "
         "`python build.py --update-pins` and review the diff",
         "version": 1,
-        "sources": {},
+        "sources": lock_sources,
     }
+    path.write_text(json.dumps(lock, indent=1, sort_keys=True) + "\n")
+    return lock
+
+
+def update_pins(cache: Path = CACHE_DIR, quiet: bool = False, lock_path: Path = LOCK_FILE) -> dict:
+    """Re-download every source (ignoring cached archives) and rewrite the lock file."""
+    entries = {}
     for key, src in SOURCES.items():
         cached = cache / "downloads" / archive_name(src)
         if cached.exists():
             cached.unlink()
         path = fetch_archive(key, src, None, cache, offline=False, quiet=quiet)
-        members = _archive_members(path)
-        mapping = expand_spec(src, list(members))
-        files = {}
-        for dest, member in sorted(mapping.items()):
-            data = _read_member(members[member])
-            files[dest] = {"from": member, "sha256": sha256_bytes(data), "size": len(data)}
-        lock["sources"][key] = {
-            "archive": path.name,
-            "sha256": sha256_file(path),
-            "size": path.stat().st_size,
-            "files": files,
-        }
-    LOCK_FILE.write_text(json.dumps(lock, indent=1, sort_keys=True) + "\n")
-    log(f"wrote {LOCK_FILE.name}", quiet)
+        entries[key] = pin_archive(key, src, path)
+    lock = write_lock(entries, lock_path)
+    log(f"wrote {lock_path.name}", quiet)
     return lock
 
 
@@ -441,7 +452,13 @@ def vendor_files(lock: dict, cache: Path, *, offline: bool, quiet: bool) -> dict
 
 def verify_pyodide_wheels(files: dict[str, Path]) -> None:
     """Each shipped wheel must match the sha256 of the official pyodide-lock.json entry."""
-    lock = json.loads(files[PYODIDE_DIR + "pyodide-lock.json"].read_bytes())
+    wheels = [d for d in files if d.startswith(PYODIDE_DIR) and d.endswith(".whl")]
+    lock_file = files.get(PYODIDE_DIR + "pyodide-lock.json")
+    if lock_file is None:
+        if wheels:
+            raise BuildError("Pyodide wheels are shipped without pyodide-lock.json")
+        return
+    lock = json.loads(lock_file.read_bytes())
     if lock["info"]["version"] != PYODIDE_VERSION:
         raise BuildError(f"pyodide-lock.json is for {lock['info']['version']}")
     by_file = {p["file_name"]: p["sha256"] for p in lock["packages"].values()}
