@@ -133,9 +133,9 @@
       try {
         adapter = await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
       } catch (e) {
-        return { ok: false, why: "WebGPU not available in this browser (" + e.message + ")" };
+        return { ok: false, why: "WebGPU not available in this browser", detail: e.message };
       }
-      if (!adapter) return { ok: false, why: "WebGPU not available in this browser (no GPU adapter)" };
+      if (!adapter) return { ok: false, why: "WebGPU not available in this browser", detail: "no GPU adapter" };
       const ai = adapter.info || {};
       const desc = [ai.vendor, ai.architecture, ai.device, ai.description].filter(Boolean).join(" ");
       const software = !!(adapter.isFallbackAdapter || ai.isFallbackAdapter || SOFTWARE_RE.test(desc));
@@ -190,13 +190,13 @@
       setStage("backend", "loading", "trying " + LABEL[name] + "…");
       const p = (probes[name] = await probe(name));
       if (!p.ok) {
-        tried.push({ name, ok: false, why: p.why });
+        tried.push({ name, ok: false, why: p.why, detail: p.detail });
         continue;
       }
       if (p.software && name !== forced) {
         // software GPU: keep as a late fallback, behind wasm
         demoted.push(name);
-        tried.push({ name, ok: false, why: LABEL[name] + " runs in software here (" + p.device + "), slower than WASM" });
+        tried.push({ name, ok: false, why: LABEL[name] + " runs in software here, slower than WASM", detail: p.device });
         continue;
       }
       try {
@@ -220,19 +220,15 @@
   }
 
   function backendNote(choice, forced) {
-    // Say why the engine in use is not the first one wanted (forced, or WebGPU by default).
+    // Say why the engine in use is not the one wanted (the forced one, or WebGPU by default),
+    // e.g. "WebGPU not available in this browser — using WASM."
     const wanted = forced || ORDER[0];
     if (choice.name === wanted) return "";
     const first = choice.tried.find((t) => t.name === wanted && !t.ok);
-    let why = first ? first.why : LABEL[wanted] + " not available";
-    // "WebGPU not available in this browser (no GPU adapter)" -> keep the short form first
-    const main = why.replace(/\s*\(.*\)$/, "");
-    const detail = why !== main ? why.slice(main.length).trim() : "";
-    let note = `${main} — using ${LABEL[choice.name]}`;
-    if (detail) note += ` ${detail}`;
+    let note = `${first ? first.why : LABEL[wanted] + " not available"} — using ${LABEL[choice.name]}.`;
     const others = choice.tried.filter((t) => !t.ok && t.name !== wanted && t.name !== choice.name);
-    if (others.length) note += ". Also: " + others.map((t) => t.why).join("; ");
-    return note + ".";
+    if (others.length) note += " (" + others.map((t) => t.why).join("; ") + ".)";
+    return note;
   }
 
   /* ---------------------------------------------------------------- model */
@@ -365,6 +361,12 @@
     fmtBytes,
     inputSize: INPUT_SIZE,
     memory: () => (window.tf ? tf.memory() : null),
+    // resolves after the browser has painted (or 50 ms, e.g. in a background tab)
+    nextPaint: () =>
+      new Promise((resolve) => {
+        requestAnimationFrame(() => setTimeout(resolve, 0));
+        setTimeout(resolve, 50);
+      }),
     ready: null,
   };
   window.skinlens = api;

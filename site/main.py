@@ -1,0 +1,11 @@
+"""PyScript entry point: hand over to the page glue in ``py/skinlens/web_app.py``.
+
+The ``skinlens`` package is copied into the interpreter's file system by the
+``[files]`` table of ``pyscript.toml`` (from ``dist/py/skinlens/``).
+"""
+
+import asyncio
+
+from skinlens import web_app
+
+_main = asyncio.ensure_future(web_app.main())
