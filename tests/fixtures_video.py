@@ -214,14 +214,14 @@ def scene_base(pad: int = 8, seed: int = 0) -> np.ndarray:
     img[horizon:] = grass
     im = Image.fromarray(np.clip(img, 0, 255).astype(np.uint8))
     d = ImageDraw.Draw(im)
-    for cx, cy, r in ((120, 70, 28), (160, 60, 34), (200, 75, 26), (470, 100, 30), (510, 90, 36)):
+    for cx, cy, r in ((120, 30, 22), (160, 24, 26), (200, 32, 20), (470, 36, 22), (510, 28, 26)):
         d.ellipse((cx - r, cy - r, cx + r, cy + r), fill=(245, 245, 250))
     # houses with red roofs and windows
     for x0 in (60, 260, 450):
-        d.rectangle((x0, horizon - 110, x0 + 130, horizon), fill=(235, 225, 200), outline=(0, 0, 0))
+        d.rectangle((x0, horizon - 110, x0 + 130, horizon), fill=(196, 208, 222), outline=(0, 0, 0))
         d.polygon(
             [(x0 - 10, horizon - 110), (x0 + 65, horizon - 170), (x0 + 140, horizon - 110)],
-            fill=(180, 40, 35),
+            fill=(84, 92, 112),
             outline=(0, 0, 0),
         )
         for wx in (x0 + 15, x0 + 80):
@@ -231,8 +231,8 @@ def scene_base(pad: int = 8, seed: int = 0) -> np.ndarray:
                 outline=(90, 60, 40),
                 width=3,
             )
-    # wooden picket fence stripes across the middle (not white: no glare-like pixels)
-    wood = (200, 165, 110)
+    # painted picket fence across the middle (not white: no glare-like pixels)
+    wood = (120, 160, 150)
     for x in range(0, fw, 18):
         d.rectangle((x, horizon - 30, x + 9, horizon + 25), fill=wood, outline=(60, 40, 20))
     d.rectangle((0, horizon - 18, fw, horizon - 12), fill=wood)

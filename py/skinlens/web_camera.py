@@ -593,6 +593,7 @@ class LiveCamera:
             self._last_stats = now
             s = self.pipeline.stats
             self.stat_el["fps"].textContent = f"{s.fps():.1f} fps"
+            self._set(stats=json.dumps(s.summary()))
             for k in ("capture", "preprocess", "inference", "postprocess"):
                 self.stat_el[k].textContent = _fmt_ms(s.mean(k))
 
