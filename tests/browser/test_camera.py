@@ -1,0 +1,333 @@
+"""Live camera mode in headless Chromium, fed by generated ``.y4m`` clips.
+
+Chromium's fake camera (``--use-fake-device-for-media-stream``) plays the clip
+given by ``--use-file-for-fake-video-capture`` in a loop; the clip is a flag,
+so every clip gets its own browser. Each test starts the real page (built into
+a temporary ``dist/``, served on 127.0.0.1 with outside hosts blocked), waits
+for ``body[data-ready=true]``, presses ``#camera-start`` and watches ``#live``
+(the automation contract in DESIGN.md).
+
+Clips (``tests/fixtures_video.py``): a HAM10000 lesion held steady with a
+slight jitter, the same blurred and darkened, and a drawn outdoor scene.
+Permission denied is the real browser path: no fake-UI flag and
+``--deny-permission-prompts``, so ``getUserMedia`` rejects with NotAllowedError.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path[:0] = [str(REPO), str(REPO / "tests"), str(REPO / "py")]
+
+import fixtures_video as fv  # noqa: E402
+
+MODEL_DIR = REPO / "models" / "skinlens-lite0"
+CODES = ("akiec", "bcc", "bkl", "df", "mel", "nv", "vasc")
+READY_TIMEOUT = 120.0
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+
+LIVE_ATTRS_JS = """
+const l = document.getElementById('live');
+if (!l) return null;
+const o = {};
+for (const a of l.attributes) if (a.name.startsWith('data-')) o[a.name.slice(5)] = a.value;
+const m = document.getElementById('live-message');
+o.message = m && !m.hidden ? m.textContent : '';
+const i = document.getElementById('live-instruction');
+o.instruction = i ? i.textContent : '';
+return o;
+"""
+
+
+# --------------------------------------------------------------------------
+# clip generation (no browser)
+# --------------------------------------------------------------------------
+def test_y4m_writer_roundtrip(tmp_path):
+    rng = np.random.default_rng(1)
+    frames = [rng.integers(0, 256, (48, 64, 3), dtype=np.uint8) for _ in range(3)]
+    flat = [np.full((48, 64, 3), (200, 120, 90), np.uint8)]
+    path = tmp_path / "x.y4m"
+    assert fv.write_y4m(path, frames + flat, fps=15) == 4
+    raw = path.read_bytes()
+    assert raw.startswith(b"YUV4MPEG2 W64 H48 F15:1 Ip A1:1 C420jpeg\n")
+    frame_bytes = len(b"FRAME\n") + 64 * 48 * 3 // 2
+    assert len(raw) == raw.index(b"\n") + 1 + 4 * frame_bytes
+    tags, back = fv.read_y4m(path)
+    assert tags["W"] == "64" and tags["H"] == "48" and len(back) == 4
+    # a flat colour survives the YCbCr round trip (4:2:0 loses nothing on it)
+    assert np.abs(back[3].astype(int) - flat[0]).max() <= 2
+    # luma is kept per pixel: the mean brightness of noisy frames is preserved
+    y0 = frames[0].astype(float) @ [0.299, 0.587, 0.114]
+    y1 = back[0].astype(float) @ [0.299, 0.587, 0.114]
+    assert abs(y0.mean() - y1.mean()) < 3
+    with pytest.raises(ValueError):
+        fv.write_y4m(tmp_path / "odd.y4m", [np.zeros((5, 4, 3), np.uint8)])
+
+
+def test_scene_clip_is_rejected_by_the_colour_gate():
+    from skinlens import quality
+
+    for frame in list(fv.scene_frames(20))[::5]:
+        assert quality.run_all(fv.roi_of(frame)).verdict == "not-lesion"
+
+
+@pytest.mark.data
+def test_lesion_clip_rois_get_the_expected_verdicts():
+    """The clips mean what the browser tests assume (checked in CPython, no browser)."""
+    from skinlens import quality
+
+    images = fv.lesion_images(1)
+    if not images:
+        pytest.skip(f"HAM10000 not found at {fv.data_dir()} (set SKINLENS_DATA)")
+    base = fv.lesion_base(images[0])
+    frames = list(fv._moving(base, 20, 3.0))[::5]
+    verdicts = {
+        "ok": [quality.run_all(fv.roi_of(f)).verdict for f in frames],
+        "blurry": [quality.run_all(fv.roi_of(f)).verdict for f in fv.blurred(frames)],
+        "dark": [quality.run_all(fv.roi_of(f)).verdict for f in fv.darkened(frames)],
+    }
+    for expected, got in verdicts.items():
+        assert set(got) == {expected}, (expected, got)
+
+
+# --------------------------------------------------------------------------
+# browser fixtures
+# --------------------------------------------------------------------------
+def _need_browser() -> None:
+    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
+        pytest.skip("chromium/chromedriver missing: apt-get install chromium chromium-driver")
+    pytest.importorskip("selenium")
+    if not (MODEL_DIR / "model.json").is_file():
+        pytest.skip(f"no shipped model at {MODEL_DIR.relative_to(REPO)}/model.json yet")
+
+
+@pytest.fixture(scope="module")
+def live_server() -> Iterator[str]:
+    _need_browser()
+    import build
+
+    tmp = Path(tempfile.mkdtemp(prefix="skinlens-live-dist-"))
+    try:
+        build.build(dist=tmp / "dist", quiet=True)
+        with build.running_server(tmp / "dist", port=0) as srv:
+            yield srv.url
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def clip_dir() -> Iterator[Path]:
+    d = Path(tempfile.mkdtemp(prefix="skinlens-clips-"))
+    try:
+        yield d
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def lesion_base(clip_dir):
+    images = fv.lesion_images(1)
+    if not images:
+        pytest.skip(f"HAM10000 not found at {fv.data_dir()} (set SKINLENS_DATA)")
+    return fv.lesion_base(images[0])
+
+
+def _clip(clip_dir: Path, name: str, frames) -> Path:
+    path = clip_dir / f"{name}.y4m"
+    if not path.exists():
+        fv.write_y4m(path, frames)
+    return path
+
+
+@contextmanager
+def chromium(clip: Path | None, *, deny: bool = False) -> Iterator[Any]:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    profile = tempfile.mkdtemp(prefix="skinlens-chrome-")
+    for arg in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-quic",
+        f"--user-data-dir={profile}",
+        "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+        "--use-fake-device-for-media-stream",
+        "--window-size=1100,900",
+    ):
+        opts.add_argument(arg)
+    if deny:
+        opts.add_argument("--deny-permission-prompts")
+    else:
+        opts.add_argument("--use-fake-ui-for-media-stream")
+        opts.add_argument(f"--use-file-for-fake-video-capture={clip}")
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def _wait(fn: Callable[[], Any], timeout: float, what: str, poll: float = 0.25) -> Any:
+    end = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < end:
+        last = fn()
+        if last:
+            return last
+        time.sleep(poll)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def live_attrs(driver) -> dict[str, str] | None:
+    return driver.execute_script(LIVE_ATTRS_JS)
+
+
+def start_live(driver, url: str) -> None:
+    driver.get(url + "?backend=wasm")
+
+    def ready():
+        state = driver.execute_script(
+            "return [document.body.dataset.ready, document.body.dataset.error || '']"
+        )
+        if state[1]:
+            raise AssertionError(f"page failed to start: {state[1]}")
+        return state[0] == "true" and driver.execute_script(
+            "return !!document.getElementById('live')"
+        )
+
+    _wait(ready, READY_TIMEOUT, "body[data-ready=true] and #live")
+    driver.find_element("id", "camera-start").click()
+
+
+def watch(driver, until: Callable[[dict], bool], timeout: float, what: str) -> list[dict]:
+    """Poll #live until ``until(attrs)``; returns every sample seen."""
+    seen: list[dict] = []
+
+    def probe():
+        a = live_attrs(driver) or {}
+        seen.append(a)
+        return until(a)
+
+    try:
+        _wait(probe, timeout, what)
+    except AssertionError as e:
+        tail = json.dumps(seen[-3:], indent=1)[:1500]
+        raise AssertionError(f"{e}; last #live samples: {tail}") from None
+    return seen
+
+
+# --------------------------------------------------------------------------
+# browser tests
+# --------------------------------------------------------------------------
+@pytest.mark.browser
+@pytest.mark.data
+def test_steady_lesion_reaches_a_stable_verdict(live_server, clip_dir, lesion_base):
+    clip = _clip(clip_dir, "lesion", fv._moving(lesion_base, 45, 3.0))
+    with chromium(clip) as d:
+        start_live(d, live_server)
+        seen = watch(
+            d,
+            lambda a: a.get("state") == "ok" and a.get("stable") == "true" and a.get("label"),
+            60,
+            "a stable verdict on the steady lesion clip",
+        )
+        a = seen[-1]
+        assert a["label"] in CODES
+        assert a["priority"] in ("Urgent", "High", "Medium", "Low")
+        probs = json.loads(a["probs"])
+        assert len(probs) == 7 and abs(sum(probs) - 1) < 1e-3
+        assert CODES[int(np.argmax(probs))] == a["label"]
+        assert a["camera"] == "on" and not a["message"]
+        # the loop keeps running: fps and per-stage timings are reported
+        a = watch(d, lambda a: float(a.get("fps") or 0) > 0 and a.get("stats"), 10, "stats")[-1]
+        stats = json.loads(a["stats"])
+        for k in ("capture_ms", "preprocess_ms", "inference_ms", "postprocess_ms"):
+            assert stats[k] is not None and stats[k] >= 0, (k, stats)
+        panel = d.find_element("id", "live-stat-fps").text
+        assert "fps" in panel
+        # capture freezes the best recent frame with its result
+        d.find_element("id", "camera-capture").click()
+        cap = _wait(
+            lambda: d.execute_script(
+                "const c = document.getElementById('live-captured');"
+                "return c && !c.hidden ? Object.assign({}, c.dataset) : null"
+            ),
+            10,
+            "#live-captured",
+        )
+        assert cap["label"] in CODES and len(json.loads(cap["probs"])) == 7
+        # stop: the camera is released
+        d.find_element("id", "camera-start").click()
+        watch(d, lambda a: a.get("camera") == "off", 10, "camera off")
+
+
+@pytest.mark.browser
+@pytest.mark.data
+def test_blurred_clip_is_reported_blurry(live_server, clip_dir, lesion_base):
+    clip = _clip(clip_dir, "blurred", fv.blurred(fv._moving(lesion_base, 45, 3.0)))
+    with chromium(clip) as d:
+        start_live(d, live_server)
+        seen = watch(d, lambda a: a.get("state") == "blurry", 45, "data-state=blurry")
+        a = seen[-1]
+        assert a["stable"] == "false" and a["label"] == ""
+        assert "steadier" in a["instruction"].lower() or "focus" in a["instruction"].lower()
+        assert not any(s.get("state") == "ok" for s in seen)
+
+
+@pytest.mark.browser
+@pytest.mark.data
+def test_dark_clip_is_reported_dark(live_server, clip_dir, lesion_base):
+    clip = _clip(clip_dir, "dark", fv.darkened(fv._moving(lesion_base, 45, 3.0)))
+    with chromium(clip) as d:
+        start_live(d, live_server)
+        seen = watch(d, lambda a: a.get("state") == "dark", 45, "data-state=dark")
+        assert "light" in seen[-1]["instruction"].lower()
+        assert not any(s.get("state") == "ok" for s in seen)
+
+
+@pytest.mark.browser
+def test_non_lesion_scene_is_rejected(live_server, clip_dir):
+    clip = _clip(clip_dir, "scene", fv.scene_frames(45))
+    with chromium(clip) as d:
+        start_live(d, live_server)
+        seen = watch(d, lambda a: a.get("state") == "not-lesion", 45, "data-state=not-lesion")
+        a = seen[-1]
+        assert a["stable"] == "false" and a["label"] == "" and a["priority"] == "None"
+        # it stays rejected for a while: never classified as a lesion
+        time.sleep(2)
+        later = live_attrs(d)
+        assert later["state"] == "not-lesion" and later["label"] == ""
+
+
+@pytest.mark.browser
+def test_permission_denied_shows_its_message(live_server):
+    with chromium(None, deny=True) as d:
+        start_live(d, live_server)
+        a = watch(d, lambda a: a.get("camera") == "error", 20, "camera error")[-1]
+        assert a["error"] == "permission-denied"
+        assert "denied" in a["message"].lower() and "allow the camera" in a["message"].lower()
+        assert d.find_element("id", "live-message").is_displayed()
+        # the page keeps working: the photo input is still enabled
+        assert d.find_element("id", "file-input").is_enabled()
