@@ -57,7 +57,8 @@
     const s = (stages[id] = stages[id] || {});
     s.state = state;
     s.text = text != null ? String(text) : s.text || "";
-    s.fraction = state === "done" ? 1 : fraction == null ? null : Number(fraction);
+    // waiting: empty bar; loading without a known fraction: indeterminate bar
+    s.fraction = state === "done" ? 1 : state === "waiting" ? 0 : fraction == null ? null : Number(fraction);
     renderStage(id);
   }
   function renderAll() {

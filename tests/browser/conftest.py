@@ -273,10 +273,15 @@ def console_errors(browser: Browser) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def app(chrome, server, model_files) -> Browser:
-    """The page, ready, with the default backend choice (wasm in headless Chromium)."""
-    open_app(chrome, server)
-    return chrome
+def app(server, model_files) -> Iterator[Browser]:
+    """The page, ready, with the default backend choice (wasm in headless Chromium), in a
+    browser of its own so that tests navigating ``chrome`` elsewhere do not disturb it."""
+    b = Browser()
+    try:
+        open_app(b, server)
+        yield b
+    finally:
+        b.close()
 
 
 @pytest.fixture

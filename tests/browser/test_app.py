@@ -1,0 +1,227 @@
+"""The photo-screening page in headless Chromium: boot, backends, classification,
+bad inputs, privacy (no outside requests), no tensor leaks.
+
+Run: ``python -m pytest tests/browser/test_app.py -m browser``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from urllib.parse import urlsplit
+
+import pytest
+from conftest import classify, console_errors, open_app, result_attrs
+from imagegen import (
+    write_big_jpeg,
+    write_empty,
+    write_lesion_jpeg,
+    write_text_as_jpg,
+    write_truncated_jpeg,
+)
+
+pytestmark = pytest.mark.browser
+
+CODES = ["akiec", "bcc", "bkl", "df", "mel", "nv", "vasc"]
+PRIORITIES = {"Urgent", "High", "Medium", "Low", "None"}
+
+
+def assert_valid_probs(probs):
+    assert isinstance(probs, list) and len(probs) == 7, probs
+    assert all(0.0 <= p <= 1.0 for p in probs), probs
+    assert math.isclose(sum(probs), 1.0, abs_tol=1e-3), sum(probs)
+
+
+def assert_classified(r):
+    """Inference ran: either a verdict, or a post-inference out-of-distribution rejection."""
+    assert r["state"] in ("done", "rejected"), r
+    assert_valid_probs(r["probs"])
+    assert float(r["ms"]) > 0
+    if r["state"] == "done":
+        assert r["label"] in CODES
+        assert r["priority"] in PRIORITIES - {"None"}
+        assert r["label"] == CODES[max(range(7), key=r["probs"].__getitem__)]
+    else:
+        assert r["priority"] == "None" and r["reason"], r
+
+
+# ----------------------------------------------------------------------------- boot
+def test_ready_with_default_backend(app):
+    d = app.driver
+    body = d.execute_script(
+        "return {ready: document.body.dataset.ready, backend: document.body.dataset.backend,"
+        " info: JSON.parse(JSON.stringify(skinlens.info)),"
+        " note: document.getElementById('backend-note').innerText,"
+        " pill: document.getElementById('backend-name').innerText,"
+        " loadingShown: getComputedStyle(document.getElementById('loading')).display !== 'none'}"
+    )
+    assert body["ready"] == "true"
+    # headless Chromium: no WebGPU adapter and WebGL only in software -> WASM by default
+    assert body["backend"] == "wasm", body
+    assert body["pill"] == "WASM"
+    assert "WebGPU not available" in body["note"]
+    assert body["info"]["crossOriginIsolated"] is True  # COOP/COEP -> WASM threads
+    assert body["info"]["wasmThreads"] is True
+    assert not body["loadingShown"]
+    assert d.find_element("id", "result").get_attribute("data-state") in ("idle", "done",
+                                                                        "rejected")
+
+
+def test_page_has_disclaimer_privacy_and_credits(app):
+    text = app.driver.find_element("tag name", "body").text
+    assert "never diagnoses" in text
+    assert "see a doctor" in text.lower()
+    assert "stay on this device" in text.lower() or "nothing is uploaded" in text.lower()
+    assert "HAM10000" in text and "CC BY-NC-SA 4.0" in text
+    inp = app.driver.find_element("id", "file-input")
+    assert inp.get_attribute("type") == "file"
+    assert inp.get_attribute("multiple") is not None
+    assert inp.get_attribute("accept") == "image/*"
+    # markup hooks the live-camera feature builds on
+    assert app.driver.find_elements("css selector", "#live-section #camera-start")
+    assert app.driver.find_elements("css selector", "#live-section #live-mount")
+
+
+@pytest.mark.parametrize("backend", ["wasm", "cpu", "webgl"])
+def test_forced_backend(chrome, server, model_files, backend):
+    state = open_app(chrome, server, f"backend={backend}")
+    assert state["backend"] == backend, state
+    assert not state["note"], state  # the forced backend worked: nothing to explain
+
+
+def test_forced_webgpu_without_webgpu_falls_back_and_says_so(chrome, server, model_files):
+    state = open_app(chrome, server, "backend=webgpu")
+    assert state["backend"] == "wasm", state
+    note = chrome.driver.find_element("id", "backend-note")
+    assert note.is_displayed()
+    assert "WebGPU not available in this browser" in note.text
+    assert "using WASM" in note.text
+
+
+# ----------------------------------------------------------------------------- photos
+def test_generated_lesion_photo_is_classified(app, tmp_path):
+    """Works without the dataset: a generated, sharp, well-lit lesion-like photo."""
+    r = classify(app, write_lesion_jpeg(tmp_path / "generated-lesion.jpg"))
+    assert r["file"] == "generated-lesion.jpg"
+    assert r["state"] in ("done", "rejected"), r
+    if r["state"] == "rejected":
+        # A synthetic picture may be refused by a gate; that must still be a clean verdict.
+        assert r["priority"] == "None" and r["reason"], r
+        assert r["reason"] not in ("internal-error", "model-error", "corrupt-image"), r
+    else:
+        assert_classified(r)
+        assert "What to do" in r["text"]
+        assert float(r["prep-ms"]) > 0
+
+
+def test_dataset_photo_is_classified(app, ham_images):
+    photo = sorted(ham_images.glob("*.jpg"))[0]
+    r = classify(app, photo)
+    assert r["state"] == "done", r
+    assert_classified(r)
+    bars = app.driver.find_elements("css selector", "#result .bar-row")
+    assert len(bars) == 7
+    badge = app.driver.find_element("css selector", "#result .result-head .badge")
+    assert badge.text  # priority as text, not colour alone
+    assert badge.get_attribute("data-priority") == r["priority"]
+
+
+def test_several_files_result_reflects_the_latest(app, tmp_path, ham_images):
+    photos = sorted(ham_images.glob("*.jpg"))[1:3]
+    bad = write_text_as_jpg(tmp_path / "notes.jpg")
+    last = write_lesion_jpeg(tmp_path / "last.jpg", seed=7)
+    before = len(app.driver.find_elements("css selector", "#result-list li"))
+    r = classify(app, [*photos, bad, last])
+    assert r["file"] == "last.jpg", r
+    items = app.driver.find_elements("css selector", "#result-list li")
+    assert len(items) == before + 4
+    # newest first; the bad file is in the list as "cannot assess"
+    states = [li.get_attribute("data-state") for li in items[:4]]
+    assert states[1] == "rejected"
+    assert app.driver.find_element("id", "history-section").is_displayed()
+
+
+# ----------------------------------------------------------------------------- bad input
+BAD = {
+    "text-renamed.jpg": (write_text_as_jpg, "not-an-image", "not an image"),
+    "empty.jpg": (write_empty, "empty-file", "empty"),
+    "truncated.jpg": (write_truncated_jpeg, "corrupt-image", "damaged or incomplete"),
+}
+
+
+@pytest.mark.parametrize("name", list(BAD))
+def test_bad_file_gives_its_message_and_page_keeps_working(app, tmp_path, name):
+    make, code, words = BAD[name]
+    r = classify(app, make(tmp_path / name))
+    assert r["state"] == "rejected", r
+    assert r["priority"] == "None"
+    assert r["reason"] == code, r
+    assert words in r["text"].lower(), r["text"]
+    assert "Cannot assess" in r["text"]
+    assert r["probs"] is None and r["label"] == ""
+    # the page keeps working
+    ok = classify(app, write_lesion_jpeg(tmp_path / "after.jpg", seed=2))
+    assert ok["state"] in ("done", "rejected") and ok["file"] == "after.jpg"
+    assert ok["reason"] != "internal-error"
+
+
+def test_50_megapixel_photo_is_downscaled_safely(app, tmp_path):
+    big = write_big_jpeg(tmp_path / "fifty-mp.jpg", 50.0)
+    r = classify(app, big)
+    assert r["state"] in ("done", "rejected"), r
+    assert r["reason"] not in ("internal-error", "model-error", "read-error"), r
+    # the person is told what happened to their photo
+    assert "50 MP" in r["text"] and "reduced to" in r["text"], r["text"]
+    assert float(r["prep-ms"]) < 5000
+    ok = classify(app, write_lesion_jpeg(tmp_path / "after-big.jpg", seed=4))
+    assert ok["file"] == "after-big.jpg" and ok["state"] in ("done", "rejected")
+
+
+def test_no_tensor_leak(app, tmp_path):
+    photo = write_lesion_jpeg(tmp_path / "leak.jpg", seed=5)
+    classify(app, photo)
+    n0 = app.driver.execute_script("return skinlens.memory().numTensors")
+    for _ in range(3):
+        classify(app, photo)
+    n1 = app.driver.execute_script("return skinlens.memory().numTensors")
+    assert n1 == n0, (n0, n1)
+
+
+def test_no_console_errors(app):
+    errors = [e for e in console_errors(app) if "favicon" not in e]
+    assert not errors, errors
+
+
+# ----------------------------------------------------------------------------- privacy
+def test_nothing_is_requested_from_other_hosts(app, server, tmp_path):
+    """Everything the page fetched came from our own server (resource timing + CDP network
+    log of the page and its workers), and the server saw the app's own files."""
+    classify(app, write_lesion_jpeg(tmp_path / "privacy.jpg", seed=6))
+    d = app.driver
+    own = urlsplit(server.url).netloc
+    resources = d.execute_script(
+        "return performance.getEntriesByType('resource').map(e => e.name)"
+        ".concat(performance.getEntriesByType('navigation').map(e => e.name))")
+    assert resources
+    foreign = [u for u in resources if urlsplit(u).scheme in ("http", "https")
+               and urlsplit(u).netloc != own]
+    assert not foreign, foreign
+    app.pump_logs()
+    net = [u for u in app.network if urlsplit(u).scheme in ("http", "https", "ws", "wss")]
+    assert net, "no network events captured"
+    foreign = [u for u in net if urlsplit(u).netloc != own]
+    assert not foreign, foreign
+    log = server.requests()
+    paths = " ".join(log)
+    for must in ("/index.html", "/app.js", "/vendor/pyodide/pyodide.asm.wasm", "/models/"):
+        assert must in paths or (must == "/index.html" and "GET / " in paths), must
+    assert all(line.split()[1].startswith("/") for line in log)
+
+
+def test_result_attributes_are_json(app, tmp_path):
+    classify(app, write_lesion_jpeg(tmp_path / "json.jpg", seed=8))
+    raw = app.driver.find_element("id", "result").get_attribute("data-probs")
+    if raw is not None:
+        assert len(json.loads(raw)) == 7
+    r = result_attrs(app.driver)
+    assert r["seq"] and int(r["seq"]) >= 1
