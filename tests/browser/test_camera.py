@@ -16,6 +16,7 @@ Permission denied is the real browser path: no fake-UI flag and
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -116,6 +117,13 @@ def _need_browser() -> None:
 
 @pytest.fixture(scope="module")
 def live_server() -> Iterator[str]:
+    """The built page on 127.0.0.1, or ``SKINLENS_LIVE_URL`` (an already served build)."""
+    url = os.environ.get("SKINLENS_LIVE_URL")
+    if url:
+        if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
+            pytest.skip("chromium/chromedriver missing")
+        yield url if url.endswith("/") else url + "/"
+        return
     _need_browser()
     import build
 
