@@ -8,4 +8,4 @@ import asyncio
 
 from skinlens import web_app
 
-_main = asyncio.ensure_future(web_app.main())
+main_task = asyncio.ensure_future(web_app.main())  # noqa: RUF006 (kept: module global)

@@ -304,8 +304,8 @@ def _bars(view: ResultView, info: ModelInfo) -> str:
             f'<li class="bar-row{" is-top" if top else ""}" data-code="{esc(c.code)}">'
             f'<span class="bar-name" title="{esc(c.name)}">{esc(c.name)}'
             f'<span class="code">{esc(c.code)}</span></span>'
-            f'<span class="bar-track" role="presentation"><span class="bar-fill p-{esc(c.priority)}"'
-            f' style="width:{width:.1f}%"></span></span>'
+            '<span class="bar-track" role="presentation">'
+            f'<span class="bar-fill p-{esc(c.priority)}" style="width:{width:.1f}%"></span></span>'
             f'<span class="bar-value">{esc(fmt_pct(p))}</span></li>'
         )
     label = "Probability of each class" + (
@@ -319,7 +319,8 @@ def _timing(view: ResultView) -> str:
     if view.prep_ms is not None:
         parts.append(f"Python preprocessing {fmt_ms(view.prep_ms)}")
     if view.infer_ms is not None:
-        parts.append(f"inference {fmt_ms(view.infer_ms)}" + (f" ({view.backend})" if view.backend else ""))
+        where = f" ({view.backend})" if view.backend else ""
+        parts.append(f"inference {fmt_ms(view.infer_ms)}{where}")
     return f'<p class="meta-line">{esc(" · ".join(parts))}</p>' if parts else ""
 
 
@@ -344,7 +345,8 @@ def result_html(view: ResultView, info: ModelInfo | None) -> str:
         return f"{head}{file_line}{msg}{rec}{bars}{notes}{_timing(view)}"
     head = (
         '<div class="result-head"><div>'
-        f'<p class="top-class">{esc(view.label_name)} <span class="code">({esc(view.label)})</span></p>'
+        f'<p class="top-class">{esc(view.label_name)} '
+        f'<span class="code">({esc(view.label)})</span></p>'
         f'<p class="top-prob">Most likely class · {esc(fmt_pct(view.top_prob))}</p>'
         f"</div>{_badge(view.priority)}</div>"
     )
@@ -352,20 +354,23 @@ def result_html(view: ResultView, info: ModelInfo | None) -> str:
     why = ""
     if view.explanation:
         items = "".join(f"<li>{esc(x)}</li>" for x in view.explanation)
-        why = f'<details class="explain" open><summary>Why this result?</summary><ul>{items}</ul></details>'
+        why = (
+            '<details class="explain" open><summary>Why this result?</summary>'
+            f"<ul>{items}</ul></details>"
+        )
     bars = _bars(view, info) if info is not None else ""
     return f"{head}{file_line}{caution}{rec}{bars}{why}{notes}{_timing(view)}"
 
 
 def list_item_html(view: ResultView, thumb_url: str | None) -> str:
     """One compact line of the history list."""
-    img = f'<img src="{esc(thumb_url)}" alt="">' if thumb_url else '<span></span>'
+    img = f'<img src="{esc(thumb_url)}" alt="">' if thumb_url else "<span></span>"
     if view.state == "done":
         summary = f"{view.label_name} · {fmt_pct(view.top_prob)}"
     else:
         summary = view.reason_title or "Cannot assess"
     return (
-        f"{img}<div><div class=\"name\">{esc(view.file_name)}</div>"
+        f'{img}<div><div class="name">{esc(view.file_name)}</div>'
         f'<div class="summary">{esc(summary)}</div></div>{_badge(view.priority)}'
     )
 
@@ -373,7 +378,7 @@ def list_item_html(view: ResultView, thumb_url: str | None) -> str:
 def analysing_html(file_name: str, step: str = "Analysing") -> str:
     return (
         f'<div class="analysing"><span class="spinner" aria-hidden="true"></span>'
-        f"<span>{esc(step)}… <span class=\"muted small\">{esc(file_name)}</span></span></div>"
+        f'<span>{esc(step)}… <span class="muted small">{esc(file_name)}</span></span></div>'
     )
 
 
@@ -475,6 +480,9 @@ def first_failed_gate(report: Any) -> tuple[str, str] | None:
             continue
         name = str(_get(v, "code", "reason", "name", "gate", default="quality"))
         code = GATE_REASON.get(name, name)
-        message = str(_get(v, "message", "instruction", "advice", default="") or "")
-        return code, message or GATE_MESSAGE.get(code, "The photo did not pass the quality check.")
+        # photo wording first (the quality module's instructions are phrased for live video)
+        message = GATE_MESSAGE.get(code) or str(
+            _get(v, "message", "instruction", "advice", default="") or ""
+        )
+        return code, message or "The photo did not pass the quality check."
     return None

@@ -22,18 +22,19 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import io
 import json
 import time
 import traceback
 from typing import Any
 
+import js
 import numpy as np
 from PIL import Image
-
-import js
 from pyodide.ffi import JsException, create_proxy
 from pyodide.http import pyfetch
+
 from skinlens import app_core, metadata, preprocess
 from skinlens.decode import decode_image
 from skinlens.errors import SkinlensError
@@ -54,10 +55,9 @@ def _set_attrs(el: Any, attrs: dict[str, str | None]) -> None:
 
 
 def _stage(stage: str, state: str, text: str) -> None:
-    try:
+    # (if the bridge failed to load at all there is nothing to report to)
+    with contextlib.suppress(Exception):
         js.skinlens.setStage(stage, state, text)
-    except Exception:  # the bridge failed to load at all; nothing to report to
-        pass
 
 
 def _ms_since(t0: float) -> float:
@@ -171,9 +171,9 @@ class App:
         self.backend_label = str(bridge.info.backendLabel or self.backend)
         body = js.document.body
         _el("backend-name").textContent = self.backend_label
-        _el("backend-pill").title = (
-            f"Neural network runs on {self.backend_label}: {bridge.info.device or ''}"
-        )
+        _el(
+            "backend-pill"
+        ).title = f"Neural network runs on {self.backend_label}: {bridge.info.device or ''}"
         note = str(bridge.info.note or "")
         note_el = _el("backend-note")
         if note:

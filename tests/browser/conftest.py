@@ -136,9 +136,14 @@ def server(dist_dir, tmp_path_factory) -> Iterator[LoggedServer]:
 class Browser:
     """A Chromium + chromedriver pair with its own profile directory."""
 
-    def __init__(self, extra_flags: tuple[str, ...] = (), *, width: int | None = None,
-                 height: int | None = None) -> None:
-        webdriver, Service = _selenium()
+    def __init__(
+        self,
+        extra_flags: tuple[str, ...] = (),
+        *,
+        width: int | None = None,
+        height: int | None = None,
+    ) -> None:
+        webdriver, service_cls = _selenium()
         self.profile = tempfile.mkdtemp(prefix="skinlens-chrome-")
         opts = webdriver.ChromeOptions()
         opts.binary_location = CHROMIUM
@@ -150,7 +155,7 @@ class Browser:
             opts.add_argument(f"--window-size={width},{height or 900}")
         opts.add_argument(f"--user-data-dir={self.profile}")
         opts.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-        service = Service(CHROMEDRIVER)
+        service = service_cls(CHROMEDRIVER)
         self.driver = webdriver.Chrome(service=service, options=opts)
         self.driver.set_script_timeout(max(READY_TIMEOUT, RESULT_TIMEOUT))
         self.console: list[dict[str, Any]] = []
@@ -207,8 +212,9 @@ def make_chrome() -> Iterator[Any]:
 
 
 # ----------------------------------------------------------------------------- page helpers
-def open_app(browser: Browser, server: LoggedServer, query: str = "",
-             timeout: float = READY_TIMEOUT) -> dict[str, Any]:
+def open_app(
+    browser: Browser, server: LoggedServer, query: str = "", timeout: float = READY_TIMEOUT
+) -> dict[str, Any]:
     """Load the page and wait for ``body[data-ready=true]`` (or fail with the page's error)."""
     d = browser.driver
     d.get(server.url + (("?" + query.lstrip("?")) if query else ""))
@@ -230,41 +236,55 @@ def open_app(browser: Browser, server: LoggedServer, query: str = "",
     raise AssertionError(f"page not ready after {timeout:.0f}s: {state}\nconsole:\n{tail}")
 
 
-RESULT_KEYS = ("state", "label", "priority", "probs", "reason", "ms", "prep-ms", "ood", "file",
-               "seq")
+RESULT_KEYS = (
+    "state",
+    "label",
+    "priority",
+    "probs",
+    "reason",
+    "ms",
+    "prep-ms",
+    "ood",
+    "file",
+    "seq",
+)
 
 
 def result_attrs(driver) -> dict[str, Any]:
     out = driver.execute_script(
         "const r=document.getElementById('result'); const o={};"
         "for (const k of arguments[0]) o[k]=r.getAttribute('data-'+k);"
-        "o.text=r.innerText; return o;", list(RESULT_KEYS))
+        "o.text=r.innerText; return o;",
+        list(RESULT_KEYS),
+    )
     if out.get("probs"):
         out["probs"] = json.loads(out["probs"])
     return out
 
 
-def classify(browser: Browser, path: str | Path | list, timeout: float = RESULT_TIMEOUT
-             ) -> dict[str, Any]:
+def classify(
+    browser: Browser, path: str | Path | list, timeout: float = RESULT_TIMEOUT
+) -> dict[str, Any]:
     """Feed one or more files to ``#file-input``; return ``#result`` for the last one."""
     d = browser.driver
     paths = [str(Path(p).resolve()) for p in (path if isinstance(path, list) else [path])]
-    before = int(d.execute_script(
-        "return +(document.getElementById('result').dataset.seq || 0)"))
+    before = int(d.execute_script("return +(document.getElementById('result').dataset.seq || 0)"))
     target = before + len(paths)
     d.find_element("id", "file-input").send_keys("\n".join(paths))
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         r = d.execute_script(
             "const r=document.getElementById('result');"
-            "return [+(r.dataset.seq||0), r.dataset.state||'']")
+            "return [+(r.dataset.seq||0), r.dataset.state||'']"
+        )
         if r[0] >= target and r[1] in ("done", "rejected"):
             return result_attrs(d)
         time.sleep(0.1)
     browser.pump_logs()
     tail = "\n".join(str(c.get("message"))[:300] for c in browser.console[-25:])
-    raise AssertionError(f"no result for {paths} within {timeout:.0f}s: "
-                         f"{result_attrs(d)}\nconsole:\n{tail}")
+    raise AssertionError(
+        f"no result for {paths} within {timeout:.0f}s: {result_attrs(d)}\nconsole:\n{tail}"
+    )
 
 
 def console_errors(browser: Browser) -> list[str]:

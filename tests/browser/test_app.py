@@ -63,8 +63,11 @@ def test_ready_with_default_backend(app):
     assert body["info"]["crossOriginIsolated"] is True  # COOP/COEP -> WASM threads
     assert body["info"]["wasmThreads"] is True
     assert not body["loadingShown"]
-    assert d.find_element("id", "result").get_attribute("data-state") in ("idle", "done",
-                                                                        "rejected")
+    assert d.find_element("id", "result").get_attribute("data-state") in (
+        "idle",
+        "done",
+        "rejected",
+    )
 
 
 def test_page_has_disclaimer_privacy_and_credits(app):
@@ -201,10 +204,14 @@ def test_nothing_is_requested_from_other_hosts(app, server, tmp_path):
     own = urlsplit(server.url).netloc
     resources = d.execute_script(
         "return performance.getEntriesByType('resource').map(e => e.name)"
-        ".concat(performance.getEntriesByType('navigation').map(e => e.name))")
+        ".concat(performance.getEntriesByType('navigation').map(e => e.name))"
+    )
     assert resources
-    foreign = [u for u in resources if urlsplit(u).scheme in ("http", "https")
-               and urlsplit(u).netloc != own]
+    foreign = [
+        u
+        for u in resources
+        if urlsplit(u).scheme in ("http", "https") and urlsplit(u).netloc != own
+    ]
     assert not foreign, foreign
     app.pump_logs()
     net = [u for u in app.network if urlsplit(u).scheme in ("http", "https", "ws", "wss")]
