@@ -16,6 +16,7 @@ Targets (issue 4, 2-core CPU, wasm): live loop >= 8 fps; Python per-frame work
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shutil
 import statistics
@@ -85,7 +86,7 @@ def bench_cpython(base: np.ndarray, repeats: int = 300) -> dict:
     }
 
 
-def bench_browser(base: np.ndarray, seconds: float) -> dict:
+def bench_browser(base: np.ndarray, seconds: float, url: str | None = None) -> dict:
     from test_camera import chromium, live_attrs, start_live
 
     import build
@@ -94,8 +95,12 @@ def bench_browser(base: np.ndarray, seconds: float) -> dict:
     try:
         clip = tmp / "lesion.y4m"
         fv.write_y4m(clip, fv._moving(base, 45, 3.0))
-        build.build(dist=tmp / "dist", quiet=True)
-        with build.running_server(tmp / "dist", port=0) as srv, chromium(clip) as d:
+        if url is None:
+            build.build(dist=tmp / "dist", quiet=True)
+            server = build.running_server(tmp / "dist", port=0)
+        else:
+            server = contextlib.nullcontext(type("S", (), {"url": url})())
+        with server as srv, chromium(clip) as d:
             t0 = time.monotonic()
             start_live(d, srv.url)
             ready_s = time.monotonic() - t0
@@ -138,12 +143,13 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=12.0)
     ap.add_argument("--no-browser", action="store_true")
+    ap.add_argument("--url", help="benchmark an already served build instead of building one")
     args = ap.parse_args()
     base, source = lesion_frame()
     out: dict = {"clip_source": source, "cpython": bench_cpython(base)}
     if not args.no_browser:
         try:
-            out["wasm"] = bench_browser(base, args.seconds)
+            out["wasm"] = bench_browser(base, args.seconds, args.url)
         except Exception as e:  # report, do not hide, a browser failure
             out["wasm"] = {"error": f"{type(e).__name__}: {e}"[:500]}
     w = out.get("wasm", {})
