@@ -204,16 +204,49 @@ def test_to_gates_accepts_dicts_objects_and_mappings():
     assert g[0].state == "dark" and not g[0].passed
 
 
-def test_default_pipeline_with_real_modules():
-    """With the real quality/triage modules (when present) a mid-grey frame is handled."""
-    pytest.importorskip("skinlens.quality")
-    pytest.importorskip("skinlens.triage")
-    p = LivePipeline(INFO, StubModel())
+def test_every_quality_gate_maps_to_a_live_state():
+    quality = pytest.importorskip("skinlens.quality")
+    from skinlens.live import GATE_STATE, STATES
+
+    for name in quality.GATE_ORDER:
+        assert GATE_STATE.get(name, name) in STATES, name
+
+
+def _skin_rgba(value_scale=1.0, blur=False):
+    """A skin-toned, textured ROI with a brown blotch (passes the real gates)."""
     rng = np.random.default_rng(0)
-    rgba = rng.integers(0, 255, (224, 224, 4), dtype=np.uint8)
-    r = run(p.process(rgba))
-    assert r.state in ("ok", "blurry", "dark", "bright", "glare", "not-lesion")
-    assert r.attrs()["stable"] in ("true", "false")
+    img = np.empty((224, 224, 3), np.float32)
+    img[:] = (215, 160, 140)
+    yy, xx = np.mgrid[:224, :224]
+    blob = ((yy - 112) ** 2 + (xx - 112) ** 2) < 50**2
+    img[blob] = (120, 70, 50)
+    img += rng.normal(0, 12, (224, 224, 1))
+    img = np.clip(img * value_scale, 0, 255).astype(np.uint8)
+    if blur:
+        from PIL import Image, ImageFilter
+
+        img = np.asarray(Image.fromarray(img).filter(ImageFilter.GaussianBlur(6)))
+    rgba = np.full((224, 224, 4), 255, np.uint8)
+    rgba[..., :3] = img
+    return rgba
+
+
+def test_default_pipeline_with_real_quality_gates():
+    """The real gates (skinlens.quality) drive the states; only ok frames are inferred."""
+    pytest.importorskip("skinlens.quality")
+    model = StubModel()
+    p = LivePipeline(INFO, model)
+    r = run(p.process(_skin_rgba()))
+    assert r.state == "ok" and model.calls == 1 and r.label == "nv"
+    assert any(g.state == "blurry" and g.value for g in r.gates)
+    r = run(p.process(_skin_rgba(0.1)))
+    assert r.state == "dark" and model.calls == 1
+    green = _skin_rgba()
+    green[..., :3] = green[..., [1, 0, 2]]  # red <-> green: no skin chroma left
+    r = run(p.process(green))
+    assert r.state == "not-lesion" and model.calls == 1
+    r = run(p.process(_skin_rgba(blur=True)))
+    assert r.state == "blurry" and model.calls == 1
 
 
 def test_camera_error_messages():
