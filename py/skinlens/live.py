@@ -296,7 +296,7 @@ class Scheduler:
     """
 
     max_fps: float = 15.0
-    idle_share: float = 0.2
+    idle_share: float = 0.15
     min_delay_ms: float = 4.0
     max_delay_ms: float = 1000.0
     smoothing: float = 0.3

@@ -184,13 +184,13 @@ def test_scheduler_adapts_to_busy_time():
     # slow inference: a quarter of the busy time is left idle (20 % share)
     assert s.next_delay_ms(200) == pytest.approx(50.0)
     assert Scheduler(max_delay_ms=30, smoothing=1.0).next_delay_ms(1000) == 30
-    # achieved rate never exceeds max_fps, and the loop spends <= 80 % busy
+    # achieved rate never exceeds max_fps, and the loop spends <= 85 % busy
     s = Scheduler(max_fps=15)
     for busy in (40, 80, 120, 300):
         for _ in range(20):
             d = s.next_delay_ms(busy)
         assert 1000 / (busy + d) <= 15 + 1e-6
-        assert busy / (busy + d) <= 0.8 + 1e-3
+        assert busy / (busy + d) <= 0.85 + 1e-3
 
 
 def test_to_gates_accepts_dicts_objects_and_mappings():
