@@ -114,11 +114,15 @@
   }
 
   function userBusy() {
+    const active = (sel) => {
+      const node = document.querySelector(sel);
+      const st = node && node.dataset.state;
+      return !!st && !["idle", "off", "stopped", "none"].includes(st);
+    };
     const input = document.getElementById("file-input");
-    return !!(
-      document.querySelector("#result[data-state]") ||
-      (input && input.files && input.files.length) ||
-      document.querySelector("#live[data-state]") ||
+    return (
+      active("#result") || active("#live") ||
+      !!(input && input.files && input.files.length) ||
       document.body.dataset.busy === "true"
     );
   }
