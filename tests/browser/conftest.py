@@ -66,6 +66,17 @@ DATA_DIR = Path(
 ).resolve()
 
 
+PARITY_REPORT: list[str] = []
+"""Lines the parity tests add (backend, case, measured differences); printed at the end."""
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if PARITY_REPORT:
+        terminalreporter.section("golden parity (page vs Keras reference)")
+        for line in PARITY_REPORT:
+            terminalreporter.write_line(line)
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if "tests/browser/" in str(item.fspath).replace(os.sep, "/"):
