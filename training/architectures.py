@@ -141,8 +141,11 @@ def efficientnetv2_b0_backbone(size: int = 224, imagenet: bool = True) -> tuple[
         try:
             return keras.applications.EfficientNetV2B0(weights="imagenet", **kwargs), "imagenet"
         except Exception as exc:  # no network, hash mismatch...
-            print(f"WARNING: EfficientNetV2-B0 ImageNet weights unavailable ({exc}); "
-                  "training FROM SCRATCH, expect much lower accuracy.", file=sys.stderr)
+            print(
+                f"WARNING: EfficientNetV2-B0 ImageNet weights unavailable ({exc}); "
+                "training FROM SCRATCH, expect much lower accuracy.",
+                file=sys.stderr,
+            )
     return keras.applications.EfficientNetV2B0(weights=None, **kwargs), "random (from scratch)"
 
 

@@ -51,7 +51,9 @@ def _official_image_path(root: Path, image_id: str) -> Path:
 
 
 def lesion_split(
-    rows: list[dict[str, str]], fractions: tuple[float, float, float] = (0.8, 0.1, 0.1), seed: int = 0
+    rows: list[dict[str, str]],
+    fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
+    seed: int = 0,
 ) -> dict[str, str]:
     """Assign each lesion (not image) to train/val/test, stratified by diagnosis.
 
@@ -83,8 +85,14 @@ def load_samples(root: Path | str = DEFAULT_DATA) -> list[Sample]:
         with open(root / "metadata.csv", newline="") as f:
             rows = list(csv.DictReader(f))
         return [
-            Sample(r["image_id"], r["lesion_id"], r["dx"], r["split"],
-                   root / "images" / f"{r['image_id']}.jpg", r.get("dataset", ""))
+            Sample(
+                r["image_id"],
+                r["lesion_id"],
+                r["dx"],
+                r["split"],
+                root / "images" / f"{r['image_id']}.jpg",
+                r.get("dataset", ""),
+            )
             for r in rows
         ]
     if (root / "HAM10000_metadata.csv").exists():
@@ -92,8 +100,14 @@ def load_samples(root: Path | str = DEFAULT_DATA) -> list[Sample]:
             rows = list(csv.DictReader(f))
         split = lesion_split(rows)
         return [
-            Sample(r["image_id"], r["lesion_id"], r["dx"], split[r["lesion_id"]],
-                   _official_image_path(root, r["image_id"]), r.get("dataset", ""))
+            Sample(
+                r["image_id"],
+                r["lesion_id"],
+                r["dx"],
+                split[r["lesion_id"]],
+                _official_image_path(root, r["image_id"]),
+                r.get("dataset", ""),
+            )
             for r in rows
         ]
     raise FileNotFoundError(

@@ -36,6 +36,8 @@ VARIANTS = {
 
 
 def load_inference_model(run: Path) -> keras.Model:
+    """The shipped graph rebuilt from a run's backbone, classifier and OOD statistics."""
+    keras.saving.get_custom_objects()["skinlens>MahalanobisScore"] = MahalanobisScore
     backbone = keras.saving.load_model(run / "backbone.keras", compile=False)
     cls = np.load(run / "classifier.npz")
     kernel, bias = cls["arr_0"], cls["arr_1"]
@@ -60,9 +62,6 @@ def fix_bias_rank(model_json: Path) -> int:
             if w["name"] in fused_bias and len(w["shape"]) == 4:
                 w["shape"] = [int(np.prod(w["shape"]))]
                 changed += 1
-    for n in nodes:
-        if n["name"] in fused_bias and "shape" in n.get("attr", {}).get("value", {}).get("tensor", {}):
-            pass
     if changed:
         model_json.write_text(json.dumps(spec))
     return changed
@@ -78,14 +77,22 @@ def to_tfjs(model: keras.Model, out: Path) -> dict[str, Path]:
         dst = out / "tfjs" / variant
         if dst.exists():
             shutil.rmtree(dst)
-        convert([
-            "--input_format=tf_saved_model", "--output_format=tfjs_graph_model",
-            "--signature_name=serving_default", "--saved_model_tags=serve",
-            *flags, str(saved), str(dst),
-        ])
+        convert(
+            [
+                "--input_format=tf_saved_model",
+                "--output_format=tfjs_graph_model",
+                "--signature_name=serving_default",
+                "--saved_model_tags=serve",
+                *flags,
+                str(saved),
+                str(dst),
+            ]
+        )
         n = fix_bias_rank(dst / "model.json")
-        print(f"{variant}: {sum(f.stat().st_size for f in dst.iterdir()) / 1e6:.2f} MB"
-              f"{f', {n} bias tensors reshaped' if n else ''}")
+        print(
+            f"{variant}: {sum(f.stat().st_size for f in dst.iterdir()) / 1e6:.2f} MB"
+            f"{f', {n} bias tensors reshaped' if n else ''}"
+        )
         paths[variant] = dst
     return paths
 
@@ -98,11 +105,24 @@ def golden_images(size: int = 224) -> list[tuple[str, np.ndarray]]:
     blob = np.clip((0.28 - r) / 0.05, 0, 1)[..., None]
     lesion = skin * (1 - blob) + np.array([95, 60, 45], np.float32) * blob
     gradient = np.stack([255 * xx, 255 * yy, 128 + 127 * np.sin(6 * xx * yy)], -1)
-    stripes = np.stack([128 + 127 * np.sin(18 * xx), 128 + 127 * np.cos(11 * yy),
-                        128 + 127 * np.sin(7 * (xx + yy))], -1)
+    stripes = np.stack(
+        [
+            128 + 127 * np.sin(18 * xx),
+            128 + 127 * np.cos(11 * yy),
+            128 + 127 * np.sin(7 * (xx + yy)),
+        ],
+        -1,
+    )
     noise = np.random.default_rng(20261122).integers(0, 256, (size, size, 3))
-    return [(name, np.clip(a + 0.5, 0, 255).astype(np.uint8)) for name, a in
-            (("lesion_like", lesion), ("gradient", gradient), ("stripes", stripes), ("noise", noise))]
+    return [
+        (name, np.clip(a + 0.5, 0, 255).astype(np.uint8))
+        for name, a in (
+            ("lesion_like", lesion),
+            ("gradient", gradient),
+            ("stripes", stripes),
+            ("noise", noise),
+        )
+    ]
 
 
 def write_golden(model: keras.Model, model_dir: Path, meta: dict) -> None:
@@ -118,22 +138,32 @@ def write_golden(model: keras.Model, model_dir: Path, meta: dict) -> None:
         x = rgb.astype(np.float32)[None] * np.float32(scale) + np.float32(offset)
         out = model.predict(x, verbose=0)
         logits = np.asarray(out["logits"], np.float64)
-        cases.append({
-            "file": f"{name}.png",
-            "logits": logits[0].round(6).tolist(),
-            "probs": softmax(logits, meta["calibration"]["temperature"])[0].round(6).tolist(),
-            "ood_score": round(float(np.asarray(out["ood_score"])[0, 0]), 4),
-        })
-    (gdir / "golden.json").write_text(json.dumps({
-        "about": "Keras float32 reference outputs for synthetic inputs (not dataset images); "
-                 "the browser tests feed each PNG through the page and compare.",
-        "temperature": meta["calibration"]["temperature"],
-        "cases": cases,
-    }, indent=2))
+        cases.append(
+            {
+                "file": f"{name}.png",
+                "logits": logits[0].round(6).tolist(),
+                "probs": softmax(logits, meta["calibration"]["temperature"])[0].round(6).tolist(),
+                "ood_score": round(float(np.asarray(out["ood_score"])[0, 0]), 4),
+            }
+        )
+    (gdir / "golden.json").write_text(
+        json.dumps(
+            {
+                "about": "Keras float32 reference outputs for synthetic inputs "
+                "(not dataset images); the browser tests feed each PNG through the page "
+                "and compare.",
+                "temperature": meta["calibration"]["temperature"],
+                "cases": cases,
+            },
+            indent=2,
+        )
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--run-dir", default="training/runs/lite0")
     p.add_argument("--model-dir", default="models/skinlens-lite0")
     p.add_argument("--variant", default="float16", choices=list(VARIANTS))
@@ -151,5 +181,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    keras.saving.get_custom_objects()["skinlens>MahalanobisScore"] = MahalanobisScore
     main()

@@ -26,7 +26,9 @@ def _batch_inputs(
 ) -> np.ndarray:
     out = np.empty((len(samples), size, size, 3), np.float32)
     for i, s in enumerate(samples):
-        rng = None if seed is None else np.random.default_rng([seed, zlib.crc32(s.image_id.encode())])
+        rng = (
+            None if seed is None else np.random.default_rng([seed, zlib.crc32(s.image_id.encode())])
+        )
         rgb = load_view(s.path, size, rng, aug if rng is not None else None)
         out[i] = rgb.astype(np.float32) * scale + offset
     return out
@@ -40,12 +42,13 @@ def cache_view(
     scale: float,
     offset: float,
     seed: int | None,
-    aug: Augment = Augment(),
+    aug: Augment | None = None,
     batch: int = 32,
 ) -> np.ndarray:
     """Prefix outputs (float16) for one view of ``samples``; ``seed=None`` = centred view."""
     if path.exists():
         return np.load(path, mmap_mode="r")
+    aug = aug or Augment()
     chunks = [samples[i : i + batch] for i in range(0, len(samples), batch)]
     feats: list[np.ndarray] = []
     bar = Progress(len(samples), path.stem)

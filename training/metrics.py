@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 
@@ -60,7 +62,7 @@ def ece(y: np.ndarray, probs: np.ndarray, bins: int = 15) -> float:
     correct = probs.argmax(1) == y
     edges = np.linspace(0, 1, bins + 1)
     total = 0.0
-    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+    for lo, hi in itertools.pairwise(edges):
         m = (conf > lo) & (conf <= hi)
         if m.any():
             total += m.mean() * abs(correct[m].mean() - conf[m].mean())
@@ -73,10 +75,15 @@ def reliability(y: np.ndarray, probs: np.ndarray, bins: int = 15) -> list[tuple[
     correct = probs.argmax(1) == y
     edges = np.linspace(0, 1, bins + 1)
     out = []
-    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+    for lo, hi in itertools.pairwise(edges):
         m = (conf > lo) & (conf <= hi)
-        out.append((float(conf[m].mean()) if m.any() else (lo + hi) / 2,
-                    float(correct[m].mean()) if m.any() else 0.0, int(m.sum())))
+        out.append(
+            (
+                float(conf[m].mean()) if m.any() else (lo + hi) / 2,
+                float(correct[m].mean()) if m.any() else 0.0,
+                int(m.sum()),
+            )
+        )
     return out
 
 

@@ -40,8 +40,12 @@ class MahalanobisScore(layers.Layer):
             shape=self.whitening_init.shape, initializer="zeros", trainable=False, name="whitening"
         )
         proj = self.means_init @ self.whitening_init  # (C, k)
-        self.m_t = self.add_weight(shape=proj.T.shape, initializer="zeros", trainable=False, name="means")
-        self.m_sq = self.add_weight(shape=(proj.shape[0],), initializer="zeros", trainable=False, name="means_sq")
+        self.m_t = self.add_weight(
+            shape=proj.T.shape, initializer="zeros", trainable=False, name="means"
+        )
+        self.m_sq = self.add_weight(
+            shape=(proj.shape[0],), initializer="zeros", trainable=False, name="means_sq"
+        )
         self.w.assign(self.whitening_init)
         self.m_t.assign(proj.T)
         self.m_sq.assign((proj**2).sum(axis=1))

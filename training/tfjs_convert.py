@@ -35,12 +35,20 @@ def convert(args: list[str]) -> None:
     subprocess.run(cmd, check=True)
 
 
-def main() -> None:
+def import_tensorflowjs():
+    """Import ``tensorflowjs`` with the stubs in place; returns the module."""
     # Keras probes for a real JAX at import time; let it do so before the stub exists.
     import keras.src.callbacks  # noqa: F401
     import tensorflow  # noqa: F401
 
     install_stubs()
+    import tensorflowjs
+
+    return tensorflowjs
+
+
+def main() -> None:
+    import_tensorflowjs()
     from tensorflowjs.converters.converter import pip_main
 
     pip_main()

@@ -43,7 +43,10 @@ from training.features import cache_view
 from training.metrics import balanced_accuracy
 from training.model import classifier_head
 
-CODES = [c["code"] for c in json.loads((Path(__file__).parent / "base_metadata.json").read_text())["classes"]]
+CODES = [
+    c["code"]
+    for c in json.loads((Path(__file__).parent / "base_metadata.json").read_text())["classes"]
+]
 
 
 def build_backbone(cfg: Config) -> tuple[keras.Model, str]:
@@ -108,10 +111,21 @@ class OnTheFly(keras.utils.PyDataset):
     def __getitem__(self, idx: int):
         sel = self.order[idx * self.cfg.batch : (idx + 1) * self.cfg.batch]
         rng = np.random.default_rng([self.cfg.seed, idx, int(self.rng.integers(1 << 30))])
-        x = np.stack([
-            load_view(self.samples[i].path, self.cfg.size, rng if self.train else None,
-                      Augment() if self.train else None) for i in sel
-        ]).astype(np.float32) * self.cfg.norm_scale + self.cfg.norm_offset
+        x = (
+            np.stack(
+                [
+                    load_view(
+                        self.samples[i].path,
+                        self.cfg.size,
+                        rng if self.train else None,
+                        Augment() if self.train else None,
+                    )
+                    for i in sel
+                ]
+            ).astype(np.float32)
+            * self.cfg.norm_scale
+            + self.cfg.norm_offset
+        )
         return x, self.labels[sel]
 
 
@@ -131,7 +145,9 @@ class BestOnVal(keras.callbacks.Callback):
         if bal > self.best:
             self.best = bal
             self.model.save_weights(self.path)
-        print(f"epoch {epoch + 1}: val balanced accuracy {bal:.4f} (best {self.best:.4f})", flush=True)
+        print(
+            f"epoch {epoch + 1}: val balanced accuracy {bal:.4f} (best {self.best:.4f})", flush=True
+        )
 
 
 def schedule(cfg: Config, steps_per_epoch: int) -> keras.optimizers.schedules.LearningRateSchedule:
@@ -144,7 +160,9 @@ def schedule(cfg: Config, steps_per_epoch: int) -> keras.optimizers.schedules.Le
 
 def compile_model(model: keras.Model, cfg: Config, steps_per_epoch: int) -> None:
     model.compile(
-        optimizer=keras.optimizers.AdamW(schedule(cfg, steps_per_epoch), weight_decay=cfg.weight_decay),
+        optimizer=keras.optimizers.AdamW(
+            schedule(cfg, steps_per_epoch), weight_decay=cfg.weight_decay
+        ),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
@@ -168,9 +186,12 @@ def run_cached(cfg: Config, samples: list[Sample]) -> None:
     args = (cfg.size, cfg.norm_scale, cfg.norm_offset)
     val = np.asarray(cache_view(prefix, by["val"], cdir / "val_center.npy", *args, None))
     test = np.asarray(cache_view(prefix, by["test"], cdir / "test_center.npy", *args, None))
-    views = [np.load(p, mmap_mode=None) if p.exists() else
-             np.asarray(cache_view(prefix, by["train"], p, *args, 1000 + v))
-             for v, p in enumerate(cdir / f"train_v{v}.npy" for v in range(cfg.views))]
+    views = [
+        np.load(p, mmap_mode=None)
+        if p.exists()
+        else np.asarray(cache_view(prefix, by["train"], p, *args, 1000 + v))
+        for v, p in enumerate(cdir / f"train_v{v}.npy" for v in range(cfg.views))
+    ]
 
     head_in = keras.Input(tuple(tail.output.shape[1:]), name="features")
     pooled, logits = classifier_head(head_in, len(CODES), cfg.dropout)
@@ -181,12 +202,18 @@ def run_cached(cfg: Config, samples: list[Sample]) -> None:
     best = run / "best.weights.h5"
     done = run / "fit.done"
     if not done.exists():
-        print(f"fine-tuning blocks {cfg.start_block}..{lite0_block_count() - 1} + head on "
-              f"{len(views)} views x {len(y['train'])} images; backbone init: {init_note}", flush=True)
+        print(
+            f"fine-tuning blocks {cfg.start_block}..{lite0_block_count() - 1} + head on "
+            f"{len(views)} views x {len(y['train'])} images; backbone init: {init_note}",
+            flush=True,
+        )
         cw = class_weights(y["train"], len(CODES), cfg.class_weight_power)
         t0 = time.time()
         model.fit(
-            data, epochs=cfg.epochs, class_weight=cw, verbose=2,
+            data,
+            epochs=cfg.epochs,
+            class_weight=cw,
+            verbose=2,
             callbacks=[
                 keras.callbacks.BackupAndRestore(str(run / "backup")),
                 BestOnVal(val, y["val"], best),
@@ -217,12 +244,17 @@ def run_cached(cfg: Config, samples: list[Sample]) -> None:
 
 def parse_args(argv: list[str] | None = None) -> tuple[Config, str]:
     cfg = Config()
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     for f in fields(Config):
         if f.name == "extras":
             continue
-        p.add_argument("--" + f.name.replace("_", "-"), type=type(getattr(cfg, f.name)),
-                       default=getattr(cfg, f.name))
+        p.add_argument(
+            "--" + f.name.replace("_", "-"),
+            type=type(getattr(cfg, f.name)),
+            default=getattr(cfg, f.name),
+        )
     p.add_argument("--mode", choices=("cached", "full"), default="cached")
     a = vars(p.parse_args(argv))
     mode = a.pop("mode")
@@ -251,11 +283,17 @@ def run_full(cfg: Config, samples: list[Sample]) -> None:
     best = run / "best.weights.h5"
     val = OnTheFly(by["val"], y["val"], cfg, train=False)
     if not (run / "fit.done").exists():
-        model.fit(data, epochs=cfg.epochs, verbose=2,
-                  class_weight=class_weights(y["train"], len(CODES), cfg.class_weight_power),
-                  callbacks=[keras.callbacks.BackupAndRestore(str(run / "backup")),
-                             BestOnVal(val, y["val"], best),
-                             keras.callbacks.CSVLogger(str(run / "history.csv"), append=True)])
+        model.fit(
+            data,
+            epochs=cfg.epochs,
+            verbose=2,
+            class_weight=class_weights(y["train"], len(CODES), cfg.class_weight_power),
+            callbacks=[
+                keras.callbacks.BackupAndRestore(str(run / "backup")),
+                BestOnVal(val, y["val"], best),
+                keras.callbacks.CSVLogger(str(run / "history.csv"), append=True),
+            ],
+        )
         (run / "fit.done").write_text("done\n")
     model.load_weights(best)
     features = keras.Model(backbone.input, head(backbone.output))
@@ -263,7 +301,9 @@ def run_full(cfg: Config, samples: list[Sample]) -> None:
     for name in ("val", "test"):
         f, lg = features.predict(OnTheFly(by[name], y[name], cfg, train=False), verbose=0)
         out[f"{name}_features"], out[f"{name}_logits"], out[f"{name}_y"] = f, lg, y[name]
-    out["train_features"] = features.predict(OnTheFly(by["train"], y["train"], cfg, train=False), verbose=0)[0]
+    out["train_features"] = features.predict(
+        OnTheFly(by["train"], y["train"], cfg, train=False), verbose=0
+    )[0]
     out["train_y"] = y["train"]
     np.savez_compressed(run / "outputs.npz", **out)
     keras.mixed_precision.set_global_policy("float32")

@@ -59,11 +59,15 @@ def load_lite0_imagenet(model: keras.Model, path: Path | None = None) -> dict[st
     for i in range(lite0_block_count()):
         src, dst = f"_blocks.{i}.", f"block{i}_"
         if src + "_expand_conv.weight" in sd:
-            model.get_layer(dst + "expand_conv").set_weights([_conv(take(src + "_expand_conv.weight"))])
+            model.get_layer(dst + "expand_conv").set_weights(
+                [_conv(take(src + "_expand_conv.weight"))]
+            )
             set_bn(dst + "expand_bn", src + "_bn0.")
         model.get_layer(dst + "dwconv").set_weights([_dwconv(take(src + "_depthwise_conv.weight"))])
         set_bn(dst + "dw_bn", src + "_bn1.")
-        model.get_layer(dst + "project_conv").set_weights([_conv(take(src + "_project_conv.weight"))])
+        model.get_layer(dst + "project_conv").set_weights(
+            [_conv(take(src + "_project_conv.weight"))]
+        )
         set_bn(dst + "project_bn", src + "_bn2.")
     model.get_layer("head_conv").set_weights([_conv(take("_conv_head.weight"))])
     set_bn("head_bn", "_bn1.")
