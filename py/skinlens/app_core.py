@@ -47,6 +47,7 @@ REASON_TITLE = {
     "not-lesion": "No skin lesion recognised",
     "not-skin": "No skin recognised",
     "ood": "Unlike the images the model knows",
+    "low-confidence": "The model is not confident",
     "model-error": "Analysis failed",
     "read-error": "File could not be read",
     "internal-error": "Unexpected error",
@@ -184,7 +185,8 @@ def result_view(
 ) -> ResultView:
     """View of a triage result (``Assessment.to_result_dict()`` or the object itself)."""
     probs_raw = _get(result, "probs", "probabilities", default=None)
-    probs = [float(p) for p in probs_raw] if probs_raw is not None else None
+    # an empty list means "no verdict" (rejected before or after inference)
+    probs = [float(p) for p in probs_raw] if probs_raw else None
     state = str(_get(result, "state", default="done"))
     if state not in ("done", "rejected"):
         state = "rejected" if state in ("ood", "error") else "done"
@@ -341,8 +343,9 @@ def result_html(view: ResultView, info: ModelInfo | None) -> str:
             f"</div>{_badge('None')}</div>"
         )
         msg = f'<p class="reason-message">{esc(view.message)}</p>' if view.message else ""
-        bars = _bars(view, info) if info is not None else ""
-        return f"{head}{file_line}{msg}{rec}{bars}{notes}{_timing(view)}"
+        # No probability bars for a rejected image: they would read as a verdict. (When the
+        # model did run, the numbers stay available in data-probs for diagnostics.)
+        return f"{head}{file_line}{msg}{rec}{notes}{_timing(view)}"
     head = (
         '<div class="result-head"><div>'
         f'<p class="top-class">{esc(view.label_name)} '

@@ -394,7 +394,12 @@ class App:
 
         assessment = triage.assess(logits, None if np.isnan(ood) else ood, info)
         as_dict = getattr(assessment, "to_result_dict", None)
-        outcome = as_dict() if callable(as_dict) else assessment
+        outcome = dict(as_dict()) if callable(as_dict) else assessment
+        kept = getattr(assessment, "probs", None)
+        if isinstance(outcome, dict) and not outcome.get("probs") and kept is not None:
+            # rejected after inference (out of distribution): no verdict, but the
+            # probabilities stay in data-probs for diagnostics and parity checks
+            outcome["probs"] = list(kept)
         view = app_core.result_view(
             seq,
             name,
