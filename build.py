@@ -664,13 +664,24 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         self.path = "/" + self.path[len(self.base) :]
         return True
 
+    path_original = "-"
+
     def do_GET(self):
+        self._status, self._body_len = None, 0
         if self._strip_base():
             super().do_GET()
+        self.server.record(self.command, self.path_original, self._status, self._body_len)
 
     def do_HEAD(self):
+        self._status = None
         if self._strip_base():
             super().do_HEAD()
+        self.server.record(self.command, self.path_original, self._status, 0)
+
+    def send_header(self, keyword, value):
+        if keyword.lower() == "content-length":
+            self._body_len = int(value)
+        super().send_header(keyword, value)
 
     def end_headers(self):
         if self.isolation:
@@ -681,8 +692,9 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         super().end_headers()
 
     def log_request(self, code="-", size="-"):
+        code = getattr(code, "value", code)
+        self._status = code
         if self.log_path is not None:
-            code = getattr(code, "value", code)
             line = f"{self.command} {self.path_original} {code}\n"
             with self.log_lock, open(self.log_path, "a") as f:
                 f.write(line)
@@ -703,7 +715,18 @@ class Server(http.server.ThreadingHTTPServer):
     def __init__(self, *args, **kwargs):
         self._conns: set = set()
         self._conns_lock = threading.Lock()
+        self.transfers: list[tuple[str, str, object, int]] = []  # (method, path, status, bytes)
         super().__init__(*args, **kwargs)
+
+    def record(self, method: str, path: str, status, nbytes: int) -> None:
+        with self._conns_lock:
+            self.transfers.append((method, path, status, nbytes))
+
+    @property
+    def bytes_sent(self) -> int:
+        """Response body bytes sent so far (headers not counted)."""
+        with self._conns_lock:
+            return sum(t[3] for t in self.transfers)
 
     def process_request(self, request, client_address):
         with self._conns_lock:
