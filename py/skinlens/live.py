@@ -237,10 +237,18 @@ def default_priority(info: ModelInfo) -> Callable[[np.ndarray], tuple[str, str]]
             top = int(np.argmax(probs))
             level = info.classes[top].priority
             return level, info.recommendations.get(level, "")
-        logits = info.temperature * np.log(np.clip(probs, 1e-12, 1.0))
-        result = assess(logits.tolist(), None, info)
-        level = _field(result, "priority", default="None")
-        rec = _field(result, "recommendation", default=info.recommendations.get(level, ""))
+        logits = (info.temperature * np.log(np.clip(probs, 1e-12, 1.0))).tolist()
+        try:
+            result = assess(logits, None, info)
+        except TypeError:  # an assess() that insists on a number: 0 = in-distribution
+            result = assess(logits, 0.0, info)
+        level = _field(result, "priority", "level", default=None)
+        if level is None:
+            top = int(np.argmax(probs))
+            level = info.classes[top].priority
+        rec = _field(result, "recommendation", "advice", default=None)
+        if rec is None:
+            rec = info.recommendations.get(str(level), "")
         return str(level), str(rec)
 
     return priority

@@ -257,3 +257,28 @@ def test_camera_error_messages():
     assert camera_error("NotFoundError")[0] == "no-camera"
     assert camera_error(None, "NotReadableError: Could not start video source")[0] == "camera-busy"
     assert camera_error("WeirdError")[0] == "camera-error"
+
+
+def test_priority_of_smoothed_probs_goes_through_triage(monkeypatch):
+    """Smoothed probs reach triage.assess as logits T*log(p): its rules apply unchanged."""
+    import sys
+    import types
+
+    from skinlens.live import default_priority
+
+    seen = {}
+
+    def assess(logits, ood, info, quality=None):
+        p = softmax_t(logits, info.temperature)
+        seen["probs"] = p
+        level = "Urgent" if p[4] > 0.2 else info.classes[int(np.argmax(p))].priority
+        return {"priority": level, "recommendation": info.recommendations[level]}
+
+    fake = types.ModuleType("skinlens.triage")
+    fake.assess = assess
+    fake.calibrated_probs = softmax_t
+    monkeypatch.setitem(sys.modules, "skinlens.triage", fake)
+    probs = np.array([0.02, 0.02, 0.02, 0.02, 0.25, 0.65, 0.02])
+    level, rec = default_priority(INFO)(probs)
+    assert level == "Urgent" and rec == INFO.recommendations["Urgent"]
+    np.testing.assert_allclose(seen["probs"], probs, atol=1e-9)
