@@ -101,7 +101,9 @@ class LiveCamera:
         self.model_ready = False
         self.model_error: str | None = None
         self._busy = False
+        self._pending = False
         self._timer: Any = None
+        self._raf: Any = None
         self._generation = 0
         self._torch = False
         self._proxies: list[Any] = []
@@ -461,6 +463,10 @@ class LiveCamera:
         if self._timer is not None:
             js.clearTimeout(self._timer)
             self._timer = None
+        if self._raf is not None:
+            js.cancelAnimationFrame(self._raf)
+            self._raf = None
+        self._pending = False
         if self.stream is not None:
             for t in self.stream.getTracks():
                 t.stop()
@@ -483,22 +489,27 @@ class LiveCamera:
 
     # ------------------------------------------------------------ frame loop
     def _schedule(self, delay_ms: float) -> None:
-        if not self.running:
+        """Request the next frame; at most one request is ever pending (one loop)."""
+        if not self.running or self._pending:
             return
+        self._pending = True
         self._timer = js.setTimeout(self._tick_proxy, max(0, int(delay_ms)))
 
     def _on_timer(self, *args: Any) -> None:
         self._timer = None
         if not self.running:
+            self._pending = False
             return
         # align the grab with the next paint (and pause with the tab in the background)
-        js.requestAnimationFrame(self._raf_proxy)
+        self._raf = js.requestAnimationFrame(self._raf_proxy)
 
     def _on_visibility(self) -> None:
-        if not js.document.hidden and self.running and self._timer is None and not self._busy:
+        if not js.document.hidden and self.running and not self._pending and not self._busy:
             self._schedule(0)
 
     def _on_frame(self, *args: Any) -> None:
+        self._raf = None
+        self._pending = False
         if not self.running:
             return
         if self._busy:  # a frame from before a restart is still finishing
