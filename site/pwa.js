@@ -120,8 +120,10 @@
       return !!st && !["idle", "off", "stopped", "none"].includes(st);
     };
     const input = document.getElementById("file-input");
+    const cameraOn = Array.from(document.querySelectorAll("video")).some(
+      (v) => v.srcObject && v.srcObject.active);
     return (
-      active("#result") || active("#live") ||
+      active("#result") || cameraOn ||
       !!(input && input.files && input.files.length) ||
       document.body.dataset.busy === "true"
     );

@@ -8,7 +8,6 @@ browser profile) so the service worker of one test never leaks into another.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from pathlib import Path
@@ -111,12 +110,6 @@ class Site:
 @pytest.fixture
 def site(tmp_path) -> Site:
     s = Site(tmp_path)
-    if os.environ.get("SKINLENS_PWA_DEV_INJECT"):  # until the page includes pwa.js
-        index = s.root / "site" / "index.html"
-        index.write_text(
-            index.read_text().replace("</head>", '<script src="pwa.js" defer></script></head>')
-        )
-        s.build()
     html = (s.dist / "index.html").read_text()
     if "pwa.js" not in html:
         pytest.fail('site/index.html does not load pwa.js (<script src="pwa.js" defer>)')
