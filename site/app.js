@@ -33,6 +33,12 @@
   const SOFTWARE_RE = /swiftshader|llvmpipe|softpipe|software|microsoft basic render/i;
 
   /* ---------------------------------------------------------------- progress */
+  // performance.now() at each boot step (benchmarks read skinlens.info.marks)
+  const marks = {};
+  const mark = (name) => {
+    if (!(name in marks)) marks[name] = Math.round(performance.now());
+  };
+  mark("app.js");
   const stages = {};
   const bytes = { python: 0, packages: 0, backend: 0, model: 0 };
   function fmtBytes(n) {
@@ -96,6 +102,7 @@
   // PyScript reports its own boot steps as `py:progress` events.
   addEventListener("py:progress", (ev) => {
     const d = String(ev.detail || "");
+    mark("py:" + d);
     if (d === "Loading Pyodide") setStage("python", "loading", "downloading…");
     else if (d === "Loaded Pyodide") setStage("python", "done", doneText("python"));
     else if (d === "Loading packages") setStage("packages", "loading", "downloading…");
@@ -356,7 +363,9 @@
       requested: forced || "auto",
       order: ORDER.slice(),
       crossOriginIsolated: !!window.crossOriginIsolated,
+      marks,
     },
+    mark,
     predict,
     setStage,
     fmtBytes,
@@ -376,6 +385,7 @@
     const t0 = performance.now();
     if (forcedRaw && !forced) api.info.badParam = `unknown backend "${forcedRaw}" ignored`;
     await loadScript(PATHS.tf);
+    mark("tf.min.js");
     tf.env().set("PROD", true); // no debug checks / console noise
     const choice = await chooseBackend(forced);
     api.backend = choice.name;
@@ -393,6 +403,7 @@
       api.info.wasmThreads = !!tf.env().getBool("WASM_HAS_MULTITHREAD_SUPPORT");
       api.info.wasmSimd = !!tf.env().getBool("WASM_HAS_SIMD_SUPPORT");
     }
+    mark("backend");
     setStage("backend", "done", LABEL[choice.name] + (bytes.backend ? " · " + fmtBytes(bytes.backend) : ""));
 
     // model.json is fetched once here (for the signature and the byte total) and handed to TF.js.
@@ -412,6 +423,7 @@
       onProgress: (f) =>
         setStage("model", "loading", `${fmtBytes(f * total)} of ${fmtBytes(total)}`, f),
     });
+    mark("model loaded");
     io = resolveIO(json, model);
     api.info.io = io;
     api.info.modelLoadMs = Math.round(performance.now() - tm);
@@ -420,6 +432,7 @@
     const tw = performance.now();
     await predict(new Float32Array(INPUT_SIZE * INPUT_SIZE * 3));
     api.info.warmupMs = Math.round(performance.now() - tw);
+    mark("model warm");
     setStage("model", "done", `${fmtBytes(total)} · ready`);
     api.info.readyMs = Math.round(performance.now() - t0);
     return api;

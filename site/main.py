@@ -6,6 +6,12 @@ The ``skinlens`` package is copied into the interpreter's file system by the
 
 import asyncio
 
-from skinlens import web_app
+import js
+
+js.skinlens.mark("main.py")
+
+from skinlens import web_app  # noqa: E402
+
+js.skinlens.mark("main.py imported")
 
 main_task = asyncio.ensure_future(web_app.main())  # noqa: RUF006 (kept: module global)

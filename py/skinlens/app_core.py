@@ -12,7 +12,6 @@ All text is escaped here; the glue only assigns ``innerHTML``.
 
 from __future__ import annotations
 
-import html
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -54,8 +53,13 @@ REASON_TITLE = {
 }
 
 
+_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;"})
+
+
 def esc(x: Any) -> str:
-    return html.escape("" if x is None else str(x), quote=True)
+    """HTML-escape text and attribute values (like ``html.escape``; that module's import
+    pulls in the entity tables, which costs start-up time in Pyodide)."""
+    return ("" if x is None else str(x)).translate(_ESCAPES)
 
 
 def fmt_pct(p: float | None) -> str:
@@ -125,7 +129,8 @@ class ResultView:
     ood: float | None = None
     infer_ms: float | None = None
     prep_ms: float | None = None
-    total_ms: float | None = None
+    read_ms: float | None = None  # File.arrayBuffer -> Python bytes
+    total_ms: float | None = None  # file picked -> result shown
     backend: str = ""
 
     def attrs(self) -> dict[str, str | None]:
@@ -140,6 +145,8 @@ class ResultView:
             "data-reason": self.reason if self.state == "rejected" else None,
             "data-ms": f"{self.infer_ms:.1f}" if self.infer_ms is not None else None,
             "data-prep-ms": f"{self.prep_ms:.1f}" if self.prep_ms is not None else None,
+            "data-read-ms": f"{self.read_ms:.1f}" if self.read_ms is not None else None,
+            "data-total-ms": f"{self.total_ms:.1f}" if self.total_ms is not None else None,
             "data-ood": f"{self.ood:.4g}" if self.ood is not None else None,
             "data-file": self.file_name,
             "data-seq": str(self.seq),

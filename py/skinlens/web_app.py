@@ -33,7 +33,6 @@ import js
 import numpy as np
 from PIL import Image
 from pyodide.ffi import JsException, create_proxy
-from pyodide.http import pyfetch
 
 from skinlens import app_core, metadata, preprocess
 from skinlens.decode import decode_image
@@ -52,6 +51,11 @@ def _set_attrs(el: Any, attrs: dict[str, str | None]) -> None:
             el.removeAttribute(k)
         else:
             el.setAttribute(k, v)
+
+
+def _mark(name: str) -> None:
+    with contextlib.suppress(Exception):
+        js.skinlens.mark(name)
 
 
 def _stage(stage: str, state: str, text: str) -> None:
@@ -120,18 +124,18 @@ class App:
 
     # ------------------------------------------------------------------ boot
     async def start(self) -> None:
+        _mark("python start")
         _stage("app", "loading", "starting…")
         try:
-            res = await pyfetch(MODEL_DIR + "metadata.json")
+            res = await js.fetch(MODEL_DIR + "metadata.json")
             if not res.ok:
                 raise RuntimeError(f"HTTP {res.status} for metadata.json")
-            self.info = metadata.parse(await res.string())
+            self.info = metadata.parse(str(await res.text()))
         except Exception as e:
             self.fatal(f"The model description could not be loaded ({e}).")
             return
         self.quality = _quality_runner(self.info) if self.gates_enabled else None
         self.bind()
-        self.warm_up()
         self._worker = asyncio.ensure_future(self.work())
         _stage("app", "loading", "waiting for the model…")
         try:
@@ -144,6 +148,11 @@ class App:
             )
             return
         self.on_ready()
+        # Prime Pillow's plugins and the gates right after "ready" (not before: it is not
+        # needed to accept a file, and a file picked meanwhile just waits ~0.1-0.3 s).
+        await asyncio.sleep(0)
+        self.warm_up()
+        _mark("python warm")
 
     def warm_up(self) -> None:
         """Run the Python path once on a generated image (imports Pillow's JPEG/PNG
@@ -164,6 +173,8 @@ class App:
         except Exception:
             traceback.print_exc()
         self.warmup_ms = _ms_since(t0)
+        with contextlib.suppress(Exception):
+            js.skinlens.info.pythonWarmupMs = self.warmup_ms
 
     def on_ready(self) -> None:
         bridge = js.skinlens
@@ -189,6 +200,8 @@ class App:
         _el("drop-zone").dataset.disabled = "false"
         _el("loading").setAttribute("aria-busy", "false")
         _stage("app", "done", "ready")
+        _mark("ready")
+        bridge.info.pageReadyMs = js.performance.now()  # since navigation start (benchmarks)
         body.dataset.backend = self.backend
         body.dataset.ready = "true"
         self.start_camera_module()
@@ -290,6 +303,8 @@ class App:
         assert info is not None
         self.seq += 1
         seq = self.seq
+        self._t_start = time.perf_counter()
+        self._read_ms = None
         name = str(file.name or "image")
         result = _el("result")
         _set_attrs(
@@ -302,6 +317,8 @@ class App:
                 "data-reason": None,
                 "data-ms": None,
                 "data-prep-ms": None,
+                "data-read-ms": None,
+                "data-total-ms": None,
                 "data-ood": None,
                 "data-file": name,
                 "data-seq": str(seq),
@@ -313,8 +330,10 @@ class App:
         await _next_paint()
 
         try:
+            t_read = time.perf_counter()
             buf = await file.arrayBuffer()
             data = buf.to_bytes()
+            self._read_ms = _ms_since(t_read)
         except Exception as e:
             self.show(
                 app_core.rejected_view(
@@ -429,6 +448,11 @@ class App:
 
     def show(self, view: app_core.ResultView, rgb: np.ndarray | None) -> None:
         result = _el("result")
+        if view.read_ms is None:
+            view.read_ms = getattr(self, "_read_ms", None)
+        t_start = getattr(self, "_t_start", None)
+        if t_start is not None:
+            view.total_ms = _ms_since(t_start)
         if view.state == "rejected" and view.reason in app_core.DECODE_REASONS:
             _el("preview").hidden = True
         result.innerHTML = app_core.result_html(view, self.info)

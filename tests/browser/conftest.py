@@ -255,6 +255,8 @@ RESULT_KEYS = (
     "reason",
     "ms",
     "prep-ms",
+    "read-ms",
+    "total-ms",
     "ood",
     "file",
     "seq",
