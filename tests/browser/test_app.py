@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import classify, console_errors, open_app, result_attrs
+from conftest import RESULT_TIMEOUT, classify, console_errors, open_app, result_attrs
 from imagegen import (
+    lesion_like,
     write_big_jpeg,
     write_empty,
     write_lesion_jpeg,
     write_text_as_jpg,
     write_truncated_jpeg,
 )
+from PIL import Image, ImageFilter
 
 pytestmark = pytest.mark.browser
 
@@ -232,3 +235,91 @@ def test_result_attributes_are_json(app, tmp_path):
         assert len(json.loads(raw)) == 7
     r = result_attrs(app.driver)
     assert r["seq"] and int(r["seq"]) >= 1
+
+
+# ----------------------------------------------------------------------------- gates, failures
+def _variant(tmp_path, name, fn):
+    path = tmp_path / name
+    fn(lesion_like(800, 600, seed=9)).save(path, "JPEG", quality=92)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("name", "reason", "words"),
+    [("dark.jpg", "dark", "too dark"), ("blurred.jpg", "blurry", "blurry")],
+)
+def test_quality_gates_reject_bad_photos(app, tmp_path, name, reason, words):
+    edits = {
+        "dark.jpg": lambda im: Image.eval(im, lambda v: v // 8),
+        "blurred.jpg": lambda im: im.filter(ImageFilter.GaussianBlur(18)),
+    }
+    r = classify(app, _variant(tmp_path, name, edits[name]))
+    assert r["state"] == "rejected", r
+    assert r["reason"] == reason, r
+    assert r["priority"] == "None"
+    assert words in r["text"].lower(), r["text"]
+    assert r["probs"] is None and r["ms"] is None  # rejected before inference
+
+
+DROP_JS = """
+fetch('models/skinlens-lite0/golden/lesion_like.png').then(r => r.blob()).then(b => {
+  const dt = new DataTransfer();
+  dt.items.add(new File([b], 'dropped.png', {type: 'image/png'}));
+  const zone = document.getElementById('drop-zone');
+  for (const type of ['dragenter', 'dragover', 'drop'])
+    zone.dispatchEvent(new DragEvent(type, {dataTransfer: dt, bubbles: true, cancelable: true}));
+});
+"""
+
+
+def test_drag_and_drop(app):
+    d = app.driver
+    before = int(d.execute_script("return +(document.getElementById('result').dataset.seq||0)"))
+    d.execute_script(DROP_JS)
+    deadline = time.monotonic() + RESULT_TIMEOUT
+    r = result_attrs(d)
+    while time.monotonic() < deadline:
+        r = result_attrs(d)
+        if int(r["seq"] or 0) > before and r["state"] in ("done", "rejected"):
+            break
+        time.sleep(0.1)
+    assert r["file"] == "dropped.png", r
+    assert r["state"] in ("done", "rejected") and r["reason"] != "internal-error", r
+    assert "dragover" not in d.find_element("id", "drop-zone").get_attribute("class")
+
+
+def test_model_failure_gives_a_message_and_page_recovers(app, tmp_path):
+    d = app.driver
+    d.execute_script(
+        "window.__predict = skinlens.predict;"
+        "skinlens.predict = () => Promise.reject(new Error('simulated GPU loss'));"
+    )
+    try:
+        r = classify(app, write_lesion_jpeg(tmp_path / "fail.jpg", seed=10))
+    finally:
+        d.execute_script("skinlens.predict = window.__predict;")
+    assert r["state"] == "rejected" and r["reason"] == "model-error", r
+    assert "simulated GPU loss" in r["text"]
+    assert r["priority"] == "None"
+    ok = classify(app, write_lesion_jpeg(tmp_path / "recovered.jpg", seed=10))
+    assert ok["file"] == "recovered.jpg" and ok["reason"] != "model-error", ok
+
+
+def test_model_that_cannot_load_is_reported(make_chrome, server, model_files):
+    """model.json blocked: the page says so instead of hanging (never data-ready)."""
+    b = make_chrome()
+    d = b.driver
+    d.execute_cdp_cmd("Network.enable", {})
+    d.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*model.json*"]})
+    d.get(server.url)
+    deadline = time.monotonic() + 120
+    err = None
+    while time.monotonic() < deadline and not err:
+        err = d.execute_script("return document.body && document.body.dataset.error")
+        time.sleep(0.25)
+    assert err and "model could not be started" in err, err
+    box = d.find_element("id", "app-error")
+    assert box.is_displayed() and "Reload the page" in box.text
+    assert d.execute_script("return document.body.dataset.ready") == "false"
+    stage = d.find_element("css selector", "#progress-list li[data-stage=model]")
+    assert stage.get_attribute("data-state") == "error"
