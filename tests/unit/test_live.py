@@ -1,5 +1,6 @@
 import asyncio
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,10 @@ from skinlens.live import (
 from skinlens.smoothing import Smoother, SmoothingConfig
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests"))
+
+import fixtures_video as fv  # noqa: E402
+
 INFO = metadata.load(REPO / "models" / "skinlens-lite0" / "metadata.json")
 
 
@@ -282,3 +287,54 @@ def test_priority_of_smoothed_probs_goes_through_triage(monkeypatch):
     level, rec = default_priority(INFO)(probs)
     assert level == "Urgent" and rec == INFO.recommendations["Urgent"]
     np.testing.assert_allclose(seen["probs"], probs, atol=1e-9)
+
+
+# --------------------------------------------------------------------------
+# the camera test clips (tests/fixtures_video.py), no browser
+# --------------------------------------------------------------------------
+def test_y4m_writer_roundtrip(tmp_path):
+    rng = np.random.default_rng(1)
+    frames = [rng.integers(0, 256, (48, 64, 3), dtype=np.uint8) for _ in range(3)]
+    flat = [np.full((48, 64, 3), (200, 120, 90), np.uint8)]
+    path = tmp_path / "x.y4m"
+    assert fv.write_y4m(path, frames + flat, fps=15) == 4
+    raw = path.read_bytes()
+    assert raw.startswith(b"YUV4MPEG2 W64 H48 F15:1 Ip A1:1 C420jpeg\n")
+    frame_bytes = len(b"FRAME\n") + 64 * 48 * 3 // 2
+    assert len(raw) == raw.index(b"\n") + 1 + 4 * frame_bytes
+    tags, back = fv.read_y4m(path)
+    assert tags["W"] == "64" and tags["H"] == "48" and len(back) == 4
+    # a flat colour survives the YCbCr round trip (4:2:0 loses nothing on it)
+    assert np.abs(back[3].astype(int) - flat[0]).max() <= 2
+    # luma is kept per pixel: the mean brightness of noisy frames is preserved
+    y0 = frames[0].astype(float) @ [0.299, 0.587, 0.114]
+    y1 = back[0].astype(float) @ [0.299, 0.587, 0.114]
+    assert abs(y0.mean() - y1.mean()) < 3
+    with pytest.raises(ValueError):
+        fv.write_y4m(tmp_path / "odd.y4m", [np.zeros((5, 4, 3), np.uint8)])
+
+
+def test_scene_clip_is_rejected_by_the_colour_gate():
+    from skinlens import quality
+
+    for frame in list(fv.scene_frames(20))[::5]:
+        assert quality.run_all(fv.roi_of(frame)).verdict == "not-lesion"
+
+
+@pytest.mark.data
+def test_lesion_clip_rois_get_the_expected_verdicts():
+    """The clips mean what the browser tests assume (checked in CPython, no browser)."""
+    from skinlens import quality
+
+    images = fv.lesion_images(1)
+    if not images:
+        pytest.skip(f"HAM10000 not found at {fv.data_dir()} (set SKINLENS_DATA)")
+    base = fv.lesion_base(images[0])
+    frames = list(fv._moving(base, 20, 3.0))[::5]
+    verdicts = {
+        "ok": [quality.run_all(fv.roi_of(f)).verdict for f in frames],
+        "blurry": [quality.run_all(fv.roi_of(f)).verdict for f in fv.blurred(frames)],
+        "dark": [quality.run_all(fv.roi_of(f)).verdict for f in fv.darkened(frames)],
+    }
+    for expected, got in verdicts.items():
+        assert set(got) == {expected}, (expected, got)
