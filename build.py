@@ -813,7 +813,12 @@ def serve(
 ) -> None:
     if do_build:
         build(offline=offline)
-    srv = make_server(dist, host, port, base=base, isolation=isolation, log=log)
+    try:
+        srv = make_server(dist, host, port, base=base, isolation=isolation, log=log)
+    except OSError as e:
+        raise BuildError(
+            f"cannot listen on {host}:{port} ({e}); try --port 0 (any free port)"
+        ) from e
     print(
         f"Serving {dist} at {srv.url}"
         f"{'' if isolation else ' (no COOP/COEP headers)'}  (Ctrl-C to stop)",
@@ -837,7 +842,7 @@ def main(argv: list[str] | None = None) -> int:
         help="re-download all sources and rewrite assets.lock.json (maintainers)",
     )
     ap.add_argument("--host", default="127.0.0.1")
-    ap.add_argument("--port", type=int, default=8000)
+    ap.add_argument("--port", type=int, default=8000, help="0 picks a free port")
     ap.add_argument("--base", default="/", help="serve under a sub-path, e.g. /skinlens/")
     ap.add_argument(
         "--no-isolation-headers",

@@ -264,3 +264,36 @@ def test_update_is_offered_then_runs(site, make_chrome):
         assert [k for k in keys if k.startswith("skinlens:")] == [f"skinlens:/:{new}"], keys
     finally:
         srv.stop()
+
+
+def test_failed_update_download_keeps_the_working_version(site, make_chrome):
+    """A new deployment whose files do not match its manifest (half-uploaded) is not
+    installed: no update is offered and the installed version keeps working."""
+    srv = site.serve()
+    try:
+        b = make_chrome()
+        d = b.driver
+        d.get(srv.url)
+        old = sw_ready(d)
+        index = site.root / "site" / "index.html"
+        index.write_text(index.read_text().replace("</body>", "<!-- broken v2 --></body>"))
+        site.build()
+        # the changed file is served with other bytes than its manifest says (files that did
+        # not change are copied from the old cache, so they are never downloaded again)
+        victim = site.dist / "index.html"
+        victim.write_bytes(victim.read_bytes()[:-200])
+        d.get(srv.url)
+        wait_for(
+            d,
+            "const s=document.getElementById('pwa-status'); return s && s.dataset.state==='error'",
+            SW_TIMEOUT,
+            "the failed background install to be reported",
+        )
+        assert d.execute_script("return document.getElementById('update-banner').hidden")
+        d.get(srv.url)
+        if has_model():
+            page_ready(d, SW_TIMEOUT)
+        assert "broken v2" not in d.page_source
+        assert sw_ready(d, 30) == old
+    finally:
+        srv.stop()
