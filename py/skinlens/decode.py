@@ -222,6 +222,9 @@ def _bomb_guard(max_pixels: int) -> Iterator[None]:
     ImageFile.LOAD_TRUNCATED_IMAGES = False
     try:
         with warnings.catch_warnings():
+            # Pillow's other warnings (e.g. "Corrupt EXIF data") are about
+            # metadata we tolerate; they would only clutter the browser console.
+            warnings.simplefilter("ignore")
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             yield
     finally:
@@ -258,8 +261,9 @@ def _read_orientation(image: Image.Image) -> int:
     error means "no orientation" rather than a decode failure.
     """
     try:
-        value = image.getexif().get(_EXIF_ORIENTATION_TAG, 1)
-        value = int(value)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "Corrupt EXIF data": handled below
+            value = int(image.getexif().get(_EXIF_ORIENTATION_TAG, 1))
     except Exception:
         return 1
     return value if value in _ORIENTATION_TRANSPOSE else 1
