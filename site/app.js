@@ -176,6 +176,9 @@
     if (name === "wasm") {
       await loadScript(PATHS.wasm);
       tf.wasm.setWasmPaths(PATHS.wasmDir);
+      // TF.js defaults to half the cores; ?threads=N overrides (experiments, benchmarks)
+      const threads = parseInt(new URLSearchParams(location.search).get("threads") || "", 10);
+      if (threads > 0 && tf.wasm.setThreadsCount) tf.wasm.setThreadsCount(threads);
     }
     let ok = false;
     try {
@@ -386,7 +389,7 @@
     if (forcedRaw && !forced) api.info.badParam = `unknown backend "${forcedRaw}" ignored`;
     await loadScript(PATHS.tf);
     mark("tf.min.js");
-    tf.env().set("PROD", true); // no debug checks / console noise
+    tf.enableProdMode(); // no debug checks / console noise
     const choice = await chooseBackend(forced);
     api.backend = choice.name;
     Object.assign(api.info, {
