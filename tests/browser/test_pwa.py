@@ -143,7 +143,6 @@ def test_manifest_is_installable(site, make_chrome):
         srv.stop()
 
 
-@pytest.mark.slow
 def test_offline_after_one_visit(site, make_chrome, tmp_path):
     """Visit once, stop the server, reload: the page still becomes ready and classifies."""
     if not has_model():
