@@ -1,0 +1,295 @@
+"""Triage: calibrated softmax, sensitivity-first escalation, rejections and the
+``#result`` dictionary the page writes."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import numpy as np
+import pytest
+from skinlens import errors, metadata, triage
+from skinlens.errors import DecodeError
+from skinlens.quality import run_all
+from skinlens.triage import assess, calibrated_probs
+
+
+def make_info(raw: dict[str, Any], **thresholds: Any) -> metadata.ModelInfo:
+    """A copy of the metadata with known thresholds (independent of training)."""
+    raw = copy.deepcopy(raw)
+    raw["calibration"]["temperature"] = thresholds.pop("temperature", 1.0)
+    raw["thresholds"] = {
+        "escalation": {"mel": 0.2, "bcc": 0.3, "akiec": 0.4},
+        "ood_score": 50.0,
+        "min_confidence": 0.0,
+    }
+    raw["thresholds"].update(thresholds)
+    metadata.validate(raw)
+    return metadata.ModelInfo(raw)
+
+
+@pytest.fixture()
+def tinfo(raw_metadata: dict[str, Any]) -> metadata.ModelInfo:
+    return make_info(raw_metadata)
+
+
+def logits_for(info: metadata.ModelInfo, **probs: float) -> np.ndarray:
+    """Logits whose softmax (T=1) is exactly the given probabilities (rest shared)."""
+    codes = info.codes
+    rest = (1.0 - sum(probs.values())) / (len(codes) - len(probs))
+    p = np.array([probs.get(c, rest) for c in codes], dtype=np.float64)
+    return np.log(p)
+
+
+# --------------------------------------------------------------------------- softmax
+
+
+def test_softmax_sums_to_one_and_keeps_order() -> None:
+    z = np.array([2.0, -1.0, 0.5, 3.0, 0.0, -4.0, 1.0])
+    p = calibrated_probs(z, 1.0)
+    assert p.sum() == pytest.approx(1.0)
+    assert np.all(p > 0)
+    assert list(np.argsort(p)) == list(np.argsort(z))
+
+
+def test_softmax_is_shift_invariant() -> None:
+    z = np.array([0.3, 1.2, -0.7, 2.2, 0.0, 0.1, -1.0])
+    assert calibrated_probs(z + 123.4, 1.7) == pytest.approx(calibrated_probs(z, 1.7))
+
+
+def test_softmax_is_stable_for_huge_logits() -> None:
+    p = calibrated_probs([1000.0, 0.0, -1000.0, 999.0, 0.0, 0.0, 0.0], 1.0)
+    assert np.all(np.isfinite(p))
+    assert p[0] == pytest.approx(1 / (1 + np.exp(-1)))
+
+
+def test_temperature_softens_and_sharpens() -> None:
+    z = np.array([2.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0])
+    p1, p_hot, p_cold = (calibrated_probs(z, t) for t in (1.0, 3.0, 0.25))
+    assert p_hot.max() < p1.max() < p_cold.max()
+    assert calibrated_probs(z, 1e6) == pytest.approx(np.full(7, 1 / 7), abs=1e-6)
+    assert calibrated_probs(z, 1e-3)[0] == pytest.approx(1.0)
+    # T scales logits: softmax(z / T) exactly.
+    assert p_hot == pytest.approx(calibrated_probs(z / 3.0, 1.0))
+
+
+def test_softmax_batch_rows() -> None:
+    z = np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]])
+    p = calibrated_probs(z, 1.0)
+    assert p.shape == (2, 3)
+    assert p.sum(axis=1) == pytest.approx([1.0, 1.0])
+
+
+@pytest.mark.parametrize(
+    ("logits", "temperature"),
+    [([1.0, 2.0], 0.0), ([1.0, 2.0], -1.0), ([1.0, 2.0], float("nan")), ([], 1.0), (3.0, 1.0)],
+)
+def test_softmax_rejects_bad_input(logits: Any, temperature: float) -> None:
+    with pytest.raises(ValueError):
+        calibrated_probs(logits, temperature)
+
+
+def test_softmax_rejects_nan_logits() -> None:
+    with pytest.raises(ValueError, match="NaN"):
+        calibrated_probs([0.0, float("nan")], 1.0)
+
+
+# --------------------------------------------------------------------------- priorities
+
+
+def test_benign_top_class_is_low(tinfo) -> None:
+    a = assess(logits_for(tinfo, nv=0.9, mel=0.05), 1.0, tinfo)
+    assert (a.state, a.label, a.priority) == ("done", "nv", "Low")
+    assert a.escalated_by == ()
+    assert a.recommendation == tinfo.recommendations["Low"]
+    assert "Melanoma 5% < 20%" in a.explanation
+
+
+def test_melanoma_escalates_even_when_nevus_is_top(tinfo) -> None:
+    a = assess(logits_for(tinfo, nv=0.62, mel=0.31), 1.0, tinfo)
+    assert a.label == "nv"  # the class verdict stays honest...
+    assert a.priority == "Urgent"  # ...the priority is sensitivity-first
+    assert a.escalated_by == ("mel",)
+    assert a.recommendation == tinfo.recommendations["Urgent"]
+    assert "Melanoma probability 31% is at or above the 20% escalation threshold" in a.explanation
+
+
+def test_threshold_is_inclusive(raw_metadata, tinfo) -> None:
+    z = logits_for(tinfo, nv=0.7, mel=0.2)
+    p_mel = float(calibrated_probs(z, 1.0)[tinfo.codes.index("mel")])
+    at = make_info(raw_metadata, escalation={"mel": p_mel})
+    above = make_info(raw_metadata, escalation={"mel": np.nextafter(p_mel, 1.0)})
+    assert assess(z, None, at).priority == "Urgent"
+    assert assess(z, None, above).priority == "Low"
+
+
+def test_explanation_disambiguates_close_numbers(tinfo) -> None:
+    below = assess(logits_for(tinfo, nv=0.7, mel=0.199), None, tinfo)
+    assert below.priority == "Low"
+    assert "Melanoma 19.9% < 20.0%" in below.explanation
+
+
+def test_bcc_and_akiec_escalate_to_their_levels(tinfo) -> None:
+    assert assess(logits_for(tinfo, bkl=0.55, bcc=0.35), None, tinfo).priority == "High"
+    assert assess(logits_for(tinfo, nv=0.5, akiec=0.41), None, tinfo).priority == "Medium"
+
+
+def test_most_urgent_escalation_wins(tinfo) -> None:
+    a = assess(logits_for(tinfo, bcc=0.45, mel=0.25, nv=0.25), None, tinfo)
+    assert a.label == "bcc"
+    assert a.priority == "Urgent"
+    assert a.escalated_by == ("mel",)
+
+
+def test_escalation_never_lowers_priority(tinfo) -> None:
+    """akiec above its threshold (Medium) must not lower a High top class."""
+    a = assess(logits_for(tinfo, bcc=0.5, akiec=0.45), None, tinfo)
+    assert a.priority == "High"
+    assert a.escalated_by == ()
+
+
+def test_top_class_priority_applies_without_threshold(tinfo) -> None:
+    a = assess(logits_for(tinfo, mel=0.19, nv=0.18, bkl=0.18), None, tinfo)
+    assert (a.label, a.priority) == ("mel", "Urgent")
+    vasc = assess(logits_for(tinfo, vasc=0.8), None, tinfo)
+    assert (vasc.label, vasc.priority) == ("vasc", "Medium")
+
+
+def test_temperature_is_applied(raw_metadata) -> None:
+    """mel logit margin that is 31% at T=1 falls below 20% at T=0.5 (sharper)."""
+    hot = make_info(raw_metadata, temperature=1.0)
+    cold = make_info(raw_metadata, temperature=0.5)
+    z = logits_for(hot, nv=0.62, mel=0.31)
+    assert assess(z, None, hot).priority == "Urgent"
+    assert assess(z, None, cold).priority == "Low"
+    assert assess(z, None, cold).probs == pytest.approx(tuple(calibrated_probs(z, 0.5)))
+
+
+def test_escalation_target_from_metadata_map(raw_metadata) -> None:
+    raw = copy.deepcopy(raw_metadata)
+    raw["escalation"] = {"mel": "Urgent", "bcc": "Urgent", "akiec": "Medium"}
+    info = make_info(raw)
+    assert assess(logits_for(info, nv=0.6, bcc=0.35), None, info).priority == "Urgent"
+
+
+def test_unknown_escalation_class_is_an_error(raw_metadata) -> None:
+    info = make_info(raw_metadata, escalation={"melanoma": 0.2})
+    with pytest.raises(ValueError, match="unknown class"):
+        assess(logits_for(info, nv=0.9), None, info)
+
+
+def test_wrong_number_of_logits(tinfo) -> None:
+    with pytest.raises(ValueError, match="expected 7"):
+        assess([0.0, 1.0, 2.0], None, tinfo)
+
+
+# --------------------------------------------------------------------------- rejections
+
+
+def assert_rejected(a: triage.Assessment, reason: str) -> dict[str, Any]:
+    assert a.rejected
+    assert a.priority == "None"
+    assert a.label is None
+    assert a.reason == reason
+    assert a.message
+    d = a.to_result_dict()
+    assert d["state"] == "rejected"
+    assert d["priority"] == "None"
+    assert d["label"] == ""
+    assert d["probs"] == []
+    assert d["topk"] == [] and d["classes"] == []
+    assert d["reason"] == reason
+    return d
+
+
+def test_ood_score_above_threshold_rejects(tinfo) -> None:
+    a = assess(logits_for(tinfo, mel=0.9), 50.01, tinfo)
+    d = assert_rejected(a, "not-lesion")
+    assert d["recommendation"] == tinfo.recommendations["None"]
+    assert a.probs is not None  # kept for diagnostics, never shown as a verdict
+
+
+def test_ood_score_at_threshold_is_accepted(tinfo) -> None:
+    assert assess(logits_for(tinfo, nv=0.9), 50.0, tinfo).state == "done"
+
+
+def test_non_finite_ood_score_rejects(tinfo) -> None:
+    assert_rejected(assess(logits_for(tinfo, nv=0.9), float("nan"), tinfo), "not-lesion")
+
+
+def test_no_ood_score_skips_the_gate(tinfo) -> None:
+    assert assess(logits_for(tinfo, nv=0.9), None, tinfo).state == "done"
+
+
+def test_failed_quality_rejects_without_running_the_model(tinfo) -> None:
+    dark = np.full((224, 224, 3), 10, np.uint8)
+    report = run_all(dark)
+    a = assess(None, None, tinfo, quality=report)
+    d = assert_rejected(a, "dark")
+    assert d["message"] == report.instruction
+    assert a.quality is not None and a.quality["verdict"] == "dark"
+
+
+def test_passed_quality_is_attached(tinfo, lesion) -> None:
+    report = run_all(lesion)
+    a = assess(logits_for(tinfo, nv=0.9), 1.0, tinfo, quality=report)
+    assert a.state == "done"
+    assert a.quality is not None and a.quality["ok"] is True
+
+
+def test_logits_required_when_quality_passed(tinfo) -> None:
+    with pytest.raises(ValueError):
+        assess(None, None, tinfo)
+
+
+@pytest.mark.parametrize("code", errors.DECODE_CODES)
+def test_decode_error_becomes_rejection(tinfo, code: str) -> None:
+    a = triage.from_error(DecodeError(code, "Something went wrong with this file."), tinfo)
+    d = assert_rejected(a, code)
+    assert d["message"] == "Something went wrong with this file."
+
+
+def test_low_confidence_rejects_unless_escalated(raw_metadata) -> None:
+    info = make_info(raw_metadata, min_confidence=0.5)
+    flat = assess(logits_for(info, nv=0.3, bkl=0.25), None, info)
+    assert_rejected(flat, "low-confidence")
+    risky = assess(logits_for(info, nv=0.3, mel=0.25), None, info)
+    assert risky.state == "done" and risky.priority == "Urgent"
+
+
+# --------------------------------------------------------------------------- result dict
+
+
+def test_result_dict_matches_the_page_contract(tinfo) -> None:
+    z = logits_for(tinfo, nv=0.62, mel=0.31)
+    d = assess(z, 3.0, tinfo).to_result_dict()
+    assert d["state"] == "done"
+    assert d["label"] == "nv"
+    assert d["priority"] in ("Urgent", "High", "Medium", "Low", "None")
+    assert d["priority"] == "Urgent"
+    assert len(d["probs"]) == 7
+    assert d["probs"] == pytest.approx(list(calibrated_probs(z, 1.0)))
+    assert sum(d["probs"]) == pytest.approx(1.0)
+    assert d["reason"] == ""
+    assert d["recommendation"] == tinfo.recommendations["Urgent"]
+    assert [t["code"] for t in d["topk"]] == ["nv", "mel", "akiec"]
+    assert d["topk"][0]["name"] == "Melanocytic nevi"
+    assert d["topk"][0]["prob"] == pytest.approx(0.62)
+    assert [c["code"] for c in d["classes"]] == tinfo.codes
+    assert d["escalated_by"] == ["mel"]
+    json.dumps(d)  # crosses to JS as JSON
+
+
+def test_top_k_size(tinfo) -> None:
+    a = assess(logits_for(tinfo, nv=0.5, bkl=0.2), None, tinfo)
+    assert len(a.to_result_dict(k=7)["topk"]) == 7
+    assert len(a.top_k(1)) == 1 and a.top_k(1)[0].code == "nv"
+
+
+def test_shipped_metadata_works_end_to_end(info) -> None:
+    """Whatever numbers training wrote, the shipped file drives a valid verdict."""
+    d = assess(np.zeros(7), 0.0, info).to_result_dict()
+    assert d["state"] in ("done", "rejected")
+    if d["state"] == "done":
+        assert len(d["probs"]) == 7
