@@ -119,7 +119,9 @@ class QualityThresholds:
         return cls(**values)
 
     @classmethod
-    def from_info(cls, info: ModelInfo | Mapping[str, Any] | None) -> QualityThresholds:
+    def from_info(
+        cls, info: QualityThresholds | ModelInfo | Mapping[str, Any] | None
+    ) -> QualityThresholds:
         """Thresholds from a :class:`ModelInfo`, a whole metadata dict, or a
         bare ``quality`` section (what the live loop may pass)."""
         if info is None:
