@@ -374,7 +374,11 @@ def result_html(view: ResultView, info: ModelInfo | None) -> str:
 
 def list_item_html(view: ResultView, thumb_url: str | None) -> str:
     """One compact line of the history list."""
-    img = f'<img src="{esc(thumb_url)}" alt="">' if thumb_url else "<span></span>"
+    img = (
+        f'<img src="{esc(thumb_url)}" alt="">'
+        if thumb_url
+        else '<span class="thumb-empty" aria-hidden="true">?</span>'
+    )
     if view.state == "done":
         summary = f"{view.label_name} · {fmt_pct(view.top_prob)}"
     else:
