@@ -169,7 +169,8 @@ class App:
                 rgb = preprocess.crop_resize(decode_image(buf.getvalue()).image, 224)
             if self.quality is not None:
                 self.quality(rgb)
-            preprocess.normalize(rgb, 1 / 127.5, -1.0)
+            if self.info is not None:
+                preprocess.normalize(rgb, self.info.norm_scale, self.info.norm_offset)
         except Exception:
             traceback.print_exc()
         self.warmup_ms = _ms_since(t0)
