@@ -124,11 +124,19 @@ def split_backbone(backbone: keras.Model, start_block: int) -> tuple[keras.Model
     return prefix, tail
 
 
-def copy_weights(src: keras.Model, dst: keras.Model) -> None:
-    """Copy weights of every ``dst`` layer from the same-named ``src`` layer."""
-    for layer in dst.layers:
-        if layer.weights:
-            layer.set_weights(src.get_layer(layer.name).get_weights())
+def copy_weights(src: keras.Model, dst: keras.Model) -> int:
+    """Copy weights between same-named layers of two models; returns how many layers.
+
+    Works both ways between a backbone and its tail (the tail's layers are a
+    subset of the backbone's).
+    """
+    dst_layers = {layer.name: layer for layer in dst.layers}
+    copied = 0
+    for layer in src.layers:
+        if layer.weights and layer.name in dst_layers:
+            dst_layers[layer.name].set_weights(layer.get_weights())
+            copied += 1
+    return copied
 
 
 def efficientnetv2_b0_backbone(size: int = 224, imagenet: bool = True) -> tuple[keras.Model, str]:

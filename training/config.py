@@ -13,17 +13,21 @@ from training.data import DEFAULT_DATA, ROOT
 class Config:
     data: str = str(DEFAULT_DATA)
     arch: str = "efficientnet_lite0"
+    init: str = "imagenet"  # or "random" (tests; a machine without the weights package)
     size: int = 224
     # Fine-tune blocks >= start_block (+ head); earlier blocks are frozen and cached.
-    start_block: int = 14
-    views: int = 4  # augmented views cached per training image
-    epochs: int = 8
+    start_block: int = 12
+    views: int = 8  # augmented views cached per training image
+    # Views of each image seen per epoch (drawn at random among the cached ones).
+    views_per_epoch: int = 1
+    epochs: int = 16
     batch: int = 64
-    lr: float = 1e-3
+    lr: float = 5e-4
     weight_decay: float = 1e-4
     warmup_epochs: float = 0.5
     dropout: float = 0.3
-    label_smoothing: float = 0.0
+    label_smoothing: float = 0.05
+    mixup: float = 0.2  # Beta(a, a) mixing of cached feature maps (manifold mixup); 0 = off
     class_weight_power: float = 0.5  # 0: none, 1: inverse frequency
     seed: int = 0
     run_dir: str = str(ROOT / "training" / "runs" / "lite0")

@@ -132,16 +132,19 @@ def calibrate(cfg: Config) -> dict:
     whitening, means = fit_mahalanobis(o["train_features"], o["train_y"], len(codes))
     np.savez(run / "ood.npz", whitening=whitening, means=means)
     ood_val = mahalanobis_np(o["val_features"], whitening, means)
-    current = json.loads((model_dir / "metadata.json").read_text()).get("thresholds", {})
+    meta_path = model_dir / "metadata.json"
+    previous = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    current = previous.get("thresholds", {})
     current = {k: v for k, v in current.items() if k not in ("escalation", "ood_score")}
     current.setdefault("min_confidence", 0.0)
     thresholds = choose_thresholds(
         cfg, o["val_y"], softmax(o["val_logits"], temperature), ood_val, codes, current
     )
-    previous = json.loads((model_dir / "metadata.json").read_text())
-    keep = {k: previous[k] for k in ("quality",) if k in previous}
+    base = json.loads(BASE.read_text())
+    keep = {k: previous[k] for k in ("quality",) if k in previous and k not in base}
     meta = build_metadata(cfg, temperature, thresholds, {"meta": keep})
-    (model_dir / "metadata.json").write_text(json.dumps(meta, indent=2) + "\n")
+    model_dir.mkdir(parents=True, exist_ok=True)
+    meta_path.write_text(json.dumps(meta, indent=2) + "\n")
     print(f"temperature {temperature:.4f}; thresholds {json.dumps(thresholds)}")
     return meta
 
@@ -272,7 +275,7 @@ def quality_reject(
     from skinlens import quality
 
     rgb = np.clip((x - offset) / scale + 0.5, 0, 255).astype(np.uint8)
-    return np.array([not quality.run_all(r, info).ok for r in rgb])
+    return np.array([not quality.run_all(r, info).ok for r in rgb], dtype=bool)
 
 
 def report(cfg: Config) -> dict:

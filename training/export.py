@@ -67,13 +67,32 @@ def fix_bias_rank(model_json: Path) -> int:
     return changed
 
 
-def to_tfjs(model: keras.Model, out: Path) -> dict[str, Path]:
+# Largest |logit| difference tolerated between Keras and a converted variant on
+# the golden inputs: float32 should be exact up to rounding; quantised weights drift.
+PARITY_ATOL = {"float32": 1e-3, "float16": 5e-2, "uint8": 1.0}
+
+
+def check_parity(model: keras.Model, tfjs_dir: Path, variant: str, size: int) -> float:
+    """Run the converted graph on the golden inputs and compare with Keras; fail loudly."""
+    from training.tfjs_graph import TfjsGraph
+
+    x = np.stack([rgb for _, rgb in golden_images(size)]).astype(np.float32) * (2 / 255) - 1
+    want = np.asarray(model.predict(x, verbose=0)["logits"])
+    got = TfjsGraph(tfjs_dir)(x)["logits"]
+    diff = float(np.abs(got - want).max())
+    if not diff <= PARITY_ATOL[variant]:
+        raise RuntimeError(f"{variant}: converted graph differs from Keras by {diff:.4g} logits")
+    return diff
+
+
+def to_tfjs(model: keras.Model, out: Path, variants: list[str]) -> dict[str, Path]:
     saved = out / "saved_model"
     if saved.exists():
         shutil.rmtree(saved)
     model.export(str(saved), verbose=False)
     paths = {}
-    for variant, flags in VARIANTS.items():
+    for variant in variants:
+        flags = VARIANTS[variant]
         dst = out / "tfjs" / variant
         if dst.exists():
             shutil.rmtree(dst)
@@ -89,8 +108,10 @@ def to_tfjs(model: keras.Model, out: Path) -> dict[str, Path]:
             ]
         )
         n = fix_bias_rank(dst / "model.json")
+        diff = check_parity(model, dst, variant, int(model.input.shape[1]))
+        size_mb = sum(f.stat().st_size for f in dst.iterdir()) / 1e6
         print(
-            f"{variant}: {sum(f.stat().st_size for f in dst.iterdir()) / 1e6:.2f} MB"
+            f"{variant}: {size_mb:.2f} MB, max |logit - keras| {diff:.2e} on the golden inputs"
             f"{f', {n} bias tensors reshaped' if n else ''}"
         )
         paths[variant] = dst
@@ -166,11 +187,18 @@ def main(argv: list[str] | None = None) -> None:
     )
     p.add_argument("--run-dir", default="training/runs/lite0")
     p.add_argument("--model-dir", default="models/skinlens-lite0")
-    p.add_argument("--variant", default="float16", choices=list(VARIANTS))
+    p.add_argument("--variant", default="float16", choices=list(VARIANTS), help="shipped variant")
+    p.add_argument(
+        "--also",
+        nargs="*",
+        default=["float32", "uint8"],
+        choices=list(VARIANTS),
+        help="other variants to convert and evaluate",
+    )
     a = p.parse_args(argv)
     run, model_dir = Path(a.run_dir), Path(a.model_dir)
     model = load_inference_model(run)
-    paths = to_tfjs(model, run)
+    paths = to_tfjs(model, run, [a.variant, *[v for v in a.also if v != a.variant]])
     for f in model_dir.glob("group*-shard*"):
         f.unlink()
     for f in paths[a.variant].iterdir():

@@ -73,8 +73,9 @@ def fit_mahalanobis(
     means = np.stack([f[labels == c].mean(0) for c in range(n_classes)])
     centred = f - means[labels]
     cov = centred.T @ centred / len(f)
-    cov += shrink * np.trace(cov) / len(cov) * np.eye(len(cov))
+    cov += (shrink * np.trace(cov) / len(cov) + 1e-6) * np.eye(len(cov))
     evals, evecs = np.linalg.eigh(cov)
+    evals = np.maximum(evals, 1e-6)  # rank-deficient covariance (few samples, dead units)
     order = np.argsort(evals)[::-1][:dims]
     whitening = evecs[:, order] / np.sqrt(evals[order])
     return whitening.astype(np.float32), means.astype(np.float32)

