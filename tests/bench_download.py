@@ -28,30 +28,8 @@ sys.path.insert(0, str(ROOT))
 
 import build  # noqa: E402
 
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-]
-
-
-def chrome(profile: str):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    o = webdriver.ChromeOptions()
-    o.binary_location = "/usr/bin/chromium"
-    for f in FLAGS:
-        o.add_argument(f)
-    o.add_argument(f"--user-data-dir={profile}")
-    o.add_argument("--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1")
-    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=o)
+sys.path.insert(0, str(ROOT / "tests" / "browser"))
+from conftest import Browser  # noqa: E402
 
 
 def wait(driver, script: str, timeout: float) -> bool:
@@ -96,7 +74,8 @@ def main() -> None:
         "precache_bytes": res.manifest["precache_bytes"],
         "isolation_headers": not args.no_isolation_headers,
     }
-    d = chrome(str(tmp / "profile"))
+    browser = Browser()
+    d = browser.driver
     try:
         t = time.monotonic()
         d.get(url)
@@ -133,7 +112,7 @@ def main() -> None:
         out["offline_reload_to_ready_s"] = statistics.median(good) if good else None
         out["offline_reload_runs_s"] = times
     finally:
-        d.quit()
+        browser.close()
         srv.stop()
         shutil.rmtree(tmp, ignore_errors=True)
     print(json.dumps(out, indent=1))

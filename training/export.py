@@ -68,8 +68,11 @@ def fix_bias_rank(model_json: Path) -> int:
 
 
 # Largest |logit| difference tolerated between Keras and a converted variant on
-# the golden inputs: float32 should be exact up to rounding; quantised weights drift.
-PARITY_ATOL = {"float32": 1e-3, "float16": 5e-2, "uint8": 1.0}
+# the golden inputs, relative to the largest |logit|: float32 must match up to
+# rounding; quantised weights drift (float16 ~1e-3 relative, uint8 ~5e-2).
+# uint8 is not checked (only measured): its drift is reported, and it is never shipped
+# unless its test metrics (evaluate.py) say it is as good.
+PARITY_RTOL = {"float32": 1e-4, "float16": 2e-2}
 
 
 def check_parity(model: keras.Model, tfjs_dir: Path, variant: str, size: int) -> float:
@@ -80,8 +83,12 @@ def check_parity(model: keras.Model, tfjs_dir: Path, variant: str, size: int) ->
     want = np.asarray(model.predict(x, verbose=0)["logits"])
     got = TfjsGraph(tfjs_dir)(x)["logits"]
     diff = float(np.abs(got - want).max())
-    if not diff <= PARITY_ATOL[variant]:
-        raise RuntimeError(f"{variant}: converted graph differs from Keras by {diff:.4g} logits")
+    scale = max(float(np.abs(want).max()), 1.0)
+    if variant in PARITY_RTOL and not diff <= PARITY_RTOL[variant] * scale:
+        raise RuntimeError(
+            f"{variant}: converted graph differs from Keras by {diff:.4g} logits "
+            f"(largest |logit| {scale:.3g})"
+        )
     return diff
 
 

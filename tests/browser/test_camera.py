@@ -33,6 +33,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(REPO), str(REPO / "tests"), str(REPO / "py")]
 
 import fixtures_video as fv  # noqa: E402
+from conftest import Browser  # noqa: E402
 
 MODEL_DIR = REPO / "models" / "skinlens-lite0"
 CODES = ("akiec", "bcc", "bkl", "df", "mel", "nv", "vasc")
@@ -122,39 +123,18 @@ def _clip(clip_dir: Path, name: str, frames) -> Path:
 
 @contextmanager
 def chromium(clip: Path | None, *, deny: bool = False) -> Iterator[Any]:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    profile = tempfile.mkdtemp(prefix="skinlens-chrome-")
-    for arg in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-quic",
-        f"--user-data-dir={profile}",
-        "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
-        "--use-fake-device-for-media-stream",
-        "--window-size=1100,900",
-    ):
-        opts.add_argument(arg)
+    """The suite's headless Chromium (conftest.Browser) with a fake camera fed by ``clip``,
+    or with camera permission denied (no fake-UI auto-accept)."""
+    flags = ["--use-fake-device-for-media-stream"]
     if deny:
-        opts.add_argument("--deny-permission-prompts")
+        flags.append("--deny-permission-prompts")
     else:
-        opts.add_argument("--use-fake-ui-for-media-stream")
-        opts.add_argument(f"--use-file-for-fake-video-capture={clip}")
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+        flags += ["--use-fake-ui-for-media-stream", f"--use-file-for-fake-video-capture={clip}"]
+    browser = Browser(tuple(flags), width=1100, height=900)
     try:
-        yield driver
+        yield browser.driver
     finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
+        browser.close()
 
 
 def _wait(fn: Callable[[], Any], timeout: float, what: str, poll: float = 0.25) -> Any:
