@@ -58,7 +58,9 @@ def sample_photos() -> list[tuple[str, Image.Image]]:
             arr = getattr(data, name)()
         except Exception:  # not bundled and no network
             continue
-        arr = np.asarray(arr)
+        arr = (
+            np.asarray(arr).astype(np.float64) if np.asarray(arr).dtype == bool else np.asarray(arr)
+        )
         if arr.dtype != np.uint8:
             arr = (255 * (arr - arr.min()) / max(float(arr.max() - arr.min()), 1e-9)).astype(
                 np.uint8
