@@ -34,7 +34,7 @@ from training.metrics import (
     softmax,
     threshold_for_sensitivity,
 )
-from training.model import fit_mahalanobis, mahalanobis_np
+from training.model import OOD_TAPS, OODStats, fit_mahalanobis, mahalanobis_np, tap_features
 
 sys.path.insert(0, str(ROOT / "py"))
 from skinlens import metadata as skmeta
@@ -83,9 +83,10 @@ def build_metadata(cfg: Config, temperature: float, thresholds: dict, extra: dic
             "ood_score": {
                 "name": "ood_score",
                 "shape": [1, 1],
-                "meaning": "Mahalanobis distance of the pooled features to the nearest "
-                "class mean (shared covariance, top-128 PCA whitening); "
-                "higher = less like the training lesions",
+                "meaning": "max over depths (blocks 7, 10 and the final features) of the "
+                "Mahalanobis distance of the pooled features to the nearest class mean "
+                "(shared covariance, PCA whitening), each divided by its 95th percentile "
+                "on val lesions; higher = less like the training lesions",
             },
         },
         "calibration": {
@@ -124,21 +125,52 @@ def choose_thresholds(
     return out
 
 
+def pooled_tap_features(run: Path, samples, cfg: Config, chunk: int = 256) -> list[np.ndarray]:
+    """Pooled features at every OOD tap for the centred view of ``samples``."""
+    import keras
+
+    backbone = keras.saving.load_model(run / "backbone.keras", compile=False)
+    model = tap_features(backbone, OOD_TAPS)
+    parts: list[list[np.ndarray]] = []
+    for i in range(0, len(samples), chunk):
+        x = preprocess_split(samples[i : i + chunk], cfg.size, cfg.norm_scale, cfg.norm_offset)
+        parts.append([np.asarray(f) for f in model.predict(x, batch_size=64, verbose=0)])
+    return [np.concatenate([p[t] for p in parts]) for t in range(len(OOD_TAPS))]
+
+
+def fit_ood(cfg: Config, run: Path, codes: list[str]) -> tuple[OODStats, dict[str, np.ndarray]]:
+    """Fit per-tap class Gaussians on train (centred views), scale each tap's
+    distance by its 95th percentile on val; return the stats and val/test scores."""
+    samples = load_samples(cfg.data)
+    by = {sp: [s for s in samples if s.split == sp] for sp in ("train", "val", "test")}
+    feats = {sp: pooled_tap_features(run, v, cfg) for sp, v in by.items()}
+    y_train = labels_of(by["train"], codes)
+    whitening, means, scales = [], [], []
+    for t in range(len(OOD_TAPS)):
+        dims = min(128, feats["train"][t].shape[1])
+        w, m = fit_mahalanobis(feats["train"][t], y_train, len(codes), dims=dims)
+        whitening.append(w)
+        means.append(m)
+        scales.append(float(np.quantile(mahalanobis_np(feats["val"][t], w, m), 0.95)))
+    stats = OODStats(OOD_TAPS, tuple(whitening), tuple(means), tuple(scales))
+    return stats, {sp: stats.score(feats[sp]) for sp in ("val", "test")}
+
+
 def calibrate(cfg: Config) -> dict:
     run, model_dir = Path(cfg.run_dir), Path(cfg.model_dir)
     o = load_outputs(run)
     codes = [c["code"] for c in json.loads(BASE.read_text())["classes"]]
     temperature = fit_temperature(o["val_y"], o["val_logits"].astype(np.float64))
-    whitening, means = fit_mahalanobis(o["train_features"], o["train_y"], len(codes))
-    np.savez(run / "ood.npz", whitening=whitening, means=means)
-    ood_val = mahalanobis_np(o["val_features"], whitening, means)
+    stats, scores = fit_ood(cfg, run, codes)
+    stats.save(run / "ood.npz")
+    np.savez(run / "ood_scores.npz", **scores)
     meta_path = model_dir / "metadata.json"
     previous = json.loads(meta_path.read_text()) if meta_path.exists() else {}
     current = previous.get("thresholds", {})
     current = {k: v for k, v in current.items() if k not in ("escalation", "ood_score")}
     current.setdefault("min_confidence", 0.0)
     thresholds = choose_thresholds(
-        cfg, o["val_y"], softmax(o["val_logits"], temperature), ood_val, codes, current
+        cfg, o["val_y"], softmax(o["val_logits"], temperature), scores["val"], codes, current
     )
     base = json.loads(BASE.read_text())
     keep = {k: previous[k] for k in ("quality",) if k in previous and k not in base}
@@ -284,14 +316,15 @@ def report(cfg: Config) -> dict:
     run, model_dir = Path(cfg.run_dir), Path(cfg.model_dir)
     info = skmeta.load(model_dir / "metadata.json")
     o = load_outputs(run)
-    ood = np.load(run / "ood.npz")
+    ood = np.load(run / "ood_scores.npz")
     result: dict = {
         "generated": time.strftime("%Y-%m-%d"),
         "config": json.loads((run / "config.json").read_text()),
     }
     for split in ("val", "test"):
-        s_ood = mahalanobis_np(o[f"{split}_features"], ood["whitening"], ood["means"])
-        result[f"keras_{split}"] = split_report(info, o[f"{split}_y"], o[f"{split}_logits"], s_ood)
+        result[f"keras_{split}"] = split_report(
+            info, o[f"{split}_y"], o[f"{split}_logits"], ood[split]
+        )
 
     samples = load_samples(cfg.data)
     test = [s for s in samples if s.split == "test"]

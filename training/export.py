@@ -25,7 +25,7 @@ import keras
 import numpy as np
 from PIL import Image
 
-from training.model import MahalanobisScore, export_model
+from training.model import MahalanobisScore, OODStats, export_model
 from training.tfjs_convert import convert
 
 VARIANTS = {
@@ -41,11 +41,11 @@ def load_inference_model(run: Path) -> keras.Model:
     backbone = keras.saving.load_model(run / "backbone.keras", compile=False)
     cls = np.load(run / "classifier.npz")
     kernel, bias = cls["arr_0"], cls["arr_1"]
-    ood = np.load(run / "ood.npz")
+    ood = OODStats.load(run / "ood.npz")
     dense = keras.layers.Dense(kernel.shape[1], name="classifier")
     dense.build((None, kernel.shape[0]))
     dense.set_weights([kernel, bias])
-    return export_model(backbone, dense, ood["whitening"], ood["means"])
+    return export_model(backbone, dense, ood)
 
 
 def fix_bias_rank(model_json: Path) -> int:

@@ -48,8 +48,13 @@ def write_model_card(model_dir: Path, info: ModelInfo, result: dict) -> None:
         f"{meta['input']['normalization']['offset']}` ([0, 255] -> [-1, 1]).",
         f"- Initialisation: {INIT_NOTES.get(cfg.get('init', 'imagenet'), cfg.get('init'))}. "
         f"Blocks {cfg['start_block']}-15, the head convolution and the classifier were fine-tuned "
-        f"on HAM10000 `train` ({cfg['views']} augmented views per image, {cfg['epochs']} epochs, "
-        f"class-weighted cross-entropy); earlier blocks were kept frozen (CPU-only training, see below).",
+        f"on HAM10000 `train`: {cfg['views']} cached augmented views per image (flips, 90-degree "
+        f"rotations, scale/crop, colour jitter), {cfg['epochs']} epochs of "
+        f"{cfg.get('views_per_epoch', cfg['views'])} view(s) per image, AdamW (lr {cfg['lr']}, "
+        f"cosine with warm-up), class-weighted cross-entropy (inverse frequency^"
+        f"{cfg['class_weight_power']}), label smoothing {cfg.get('label_smoothing', 0)}, manifold "
+        f"mixup {cfg.get('mixup', 0)}; the epoch with the best `val` balanced accuracy was kept. "
+        "Earlier blocks stayed frozen (CPU-only training: their outputs were cached).",
         f"- Shipped variant: TF.js graph model, **{variant}** weights, "
         f"{v.get('size_mb', 'n/a')} MB. Outputs `logits` (7) and `ood_score` (1).",
         f"- Calibration: temperature scaling, T = {meta['calibration']['temperature']:.4f}, fitted on `val`.",
@@ -130,6 +135,11 @@ def write_model_card(model_dir: Path, info: ModelInfo, result: dict) -> None:
         f"{kv['ece_after']:.4f}.",
         "",
         "## Out-of-distribution rejection",
+        "- `ood_score`: at blocks 7 and 10 (frozen ImageNet features: texture, colour) and at the",
+        "  final features, the Mahalanobis distance of the pooled features to the nearest class",
+        "  mean (shared covariance fitted on `train`), each divided by its 95th percentile on `val`;",
+        "  the largest counts. The threshold is the `val` quantile that rejects "
+        f"{100 * meta['thresholds'].get('ood_target_val_rejection', 0):.0f}% of `val` lesions.",
         f"- Non-lesion photos (scikit-image samples, {v['ood']['nonlesion_images']} crops): "
         f"rejected {_pct(v['ood']['nonlesion_rejected_by_model'])} by the model's `ood_score` alone, "
         f"{_pct(v['ood']['nonlesion_rejected_by_model_or_quality'])} together with the app's "

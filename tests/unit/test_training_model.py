@@ -51,9 +51,9 @@ def test_mahalanobis_layer_matches_numpy() -> None:
     labels = rng.integers(0, 7, 500)
     feats += labels[:, None] * 0.5
     w, m = fit_mahalanobis(feats, labels, 7, dims=16)
-    layer = MahalanobisScore(w, m)
+    layer = MahalanobisScore(w, m, scale=2.0)
     got = np.asarray(layer(feats[:20]))[:, 0]
-    np.testing.assert_allclose(got, mahalanobis_np(feats[:20], w, m), rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(got, mahalanobis_np(feats[:20], w, m) / 2.0, rtol=1e-4, atol=1e-3)
     far = mahalanobis_np(feats[:20] + 25.0, w, m)
     assert (far > mahalanobis_np(feats[:20], w, m)).all()
 
@@ -81,3 +81,22 @@ def test_lite0_imagenet_port_recognises_a_cat_and_a_coffee_cup() -> None:
         x = prepare(Image.fromarray(image), 224, 2 / 255, -1.0)[None]
         logits = np.asarray(model(x)).mean(axis=(1, 2)) @ fc["kernel"] + fc["bias"]
         assert int(logits.argmax()) in classes
+
+
+def test_ood_stats_round_trip_and_max_of_scaled_taps(tmp_path) -> None:
+    from training.model import OODStats, fit_mahalanobis, mahalanobis_np
+
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 7, 300)
+    feats = [rng.normal(0, 1, (300, d)) + labels[:, None] for d in (8, 16)]
+    fitted = [fit_mahalanobis(f, labels, 7, dims=8) for f in feats]
+    stats = OODStats(
+        (7, None), tuple(w for w, _ in fitted), tuple(m for _, m in fitted), (2.0, 4.0)
+    )
+    stats.save(tmp_path / "ood.npz")
+    back = OODStats.load(tmp_path / "ood.npz")
+    assert back.taps == (7, None) and back.scales == (2.0, 4.0)
+    want = np.maximum(
+        mahalanobis_np(feats[0], *fitted[0]) / 2.0, mahalanobis_np(feats[1], *fitted[1]) / 4.0
+    )
+    np.testing.assert_allclose(back.score(feats), want, rtol=1e-6)
