@@ -103,11 +103,22 @@ def build_metadata(cfg: Config, temperature: float, thresholds: dict, extra: dic
     return meta
 
 
+def ood_threshold(ood_val: np.ndarray, quality_val: np.ndarray, target: float) -> float:
+    """Smallest OOD threshold whose combined val rejection (quality gates OR
+    ``ood_score`` above it) is at most ``target``: the app applies both gates,
+    so the lesion rejection budget is shared between them."""
+    for t in np.sort(ood_val):
+        if (quality_val | (ood_val > t)).mean() <= target:
+            return float(t)
+    return float(ood_val.max())
+
+
 def choose_thresholds(
     cfg: Config,
     y_val: np.ndarray,
     p_val: np.ndarray,
     ood_val: np.ndarray,
+    quality_val: np.ndarray,
     codes: list[str],
     current: dict,
 ) -> dict:
@@ -120,7 +131,7 @@ def choose_thresholds(
     out = dict(current)
     out["escalation"] = escalation
     out["escalation_target_sensitivity_val"] = targets
-    out["ood_score"] = round(float(np.quantile(ood_val, 1 - cfg.ood_val_reject)), 3)
+    out["ood_score"] = round(ood_threshold(ood_val, quality_val, cfg.ood_val_reject), 4)
     out["ood_target_val_rejection"] = cfg.ood_val_reject
     return out
 
@@ -153,7 +164,11 @@ def fit_ood(cfg: Config, run: Path, codes: list[str]) -> tuple[OODStats, dict[st
         means.append(m)
         scales.append(float(np.quantile(mahalanobis_np(feats["val"][t], w, m), 0.95)))
     stats = OODStats(OOD_TAPS, tuple(whitening), tuple(means), tuple(scales))
-    return stats, {sp: stats.score(feats[sp]) for sp in ("val", "test")}
+    scores = {sp: stats.score(feats[sp]) for sp in ("val", "test")}
+    info = skmeta.ModelInfo(json.loads(BASE.read_text()))  # the quality gate thresholds
+    x_val = preprocess_split(by["val"], cfg.size, cfg.norm_scale, cfg.norm_offset)
+    scores["val_quality_rejected"] = quality_reject(x_val, cfg.norm_scale, cfg.norm_offset, info)
+    return stats, scores
 
 
 def calibrate(cfg: Config) -> dict:
@@ -170,7 +185,13 @@ def calibrate(cfg: Config) -> dict:
     current = {k: v for k, v in current.items() if k not in ("escalation", "ood_score")}
     current.setdefault("min_confidence", 0.0)
     thresholds = choose_thresholds(
-        cfg, o["val_y"], softmax(o["val_logits"], temperature), scores["val"], codes, current
+        cfg,
+        o["val_y"],
+        softmax(o["val_logits"], temperature),
+        scores["val"],
+        scores["val_quality_rejected"],
+        codes,
+        current,
     )
     base = json.loads(BASE.read_text())
     keep = {k: previous[k] for k in ("quality",) if k in previous and k not in base}

@@ -277,7 +277,7 @@ def run_cached(cfg: Config, samples: list[Sample]) -> None:
         model.fit(
             data,
             epochs=cfg.epochs,
-            verbose=2,
+            verbose=1 if sys.stderr.isatty() else 2,  # a live bar on a terminal, lines in logs
             callbacks=[
                 keras.callbacks.BackupAndRestore(str(run / "backup")),
                 BestOnVal(val, y["val"], best),
@@ -352,7 +352,7 @@ def run_full(cfg: Config, samples: list[Sample]) -> None:
         model.fit(
             data,
             epochs=cfg.epochs,
-            verbose=2,
+            verbose=1 if sys.stderr.isatty() else 2,  # a live bar on a terminal, lines in logs
             class_weight=class_weights(y["train"], len(CODES), cfg.class_weight_power),
             callbacks=[
                 keras.callbacks.BackupAndRestore(str(run / "backup")),
