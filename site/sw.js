@@ -205,10 +205,19 @@ function withIsolation(resp) {
   return new Response(resp.body, { status: resp.status, statusText: resp.statusText, headers });
 }
 
+// One handle for every fetch (opening the cache per request costs a storage round trip).
+let cacheHandle = null;
+function openCache() {
+  if (!cacheHandle) cacheHandle = caches.open(CACHE).catch((e) => { cacheHandle = null; throw e; });
+  return cacheHandle;
+}
+
 async function respond(request, path) {
-  const cache = await caches.open(CACHE);
+  const cache = await openCache();
   const url = urlOf(path);
   if (path in BUILD.files) {
+    // stored at install WITH the isolation headers: served as is (no body copy), which keeps
+    // V8's streaming compilation and code caching for the big .wasm/.js files
     const hit = await cache.match(url);
     if (hit) return hit;
   } else if (BUILD.lazy && path in BUILD.lazy) {
