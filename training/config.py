@@ -34,9 +34,10 @@ class Config:
     cache_dir: str = str(ROOT / "training" / "cache")
     model_dir: str = str(ROOT / "models" / "skinlens-lite0")
     name: str = "skinlens-lite0"
-    # Sensitivity the melanoma escalation threshold must reach on val.
-    mel_sensitivity: float = 0.90
-    ood_val_reject: float = 0.04  # fraction of val lesions the OOD gate may reject
+    # Melanoma sensitivity the Urgent threshold must reach (95% lower bound on val).
+    mel_sensitivity: float = 0.85
+    # Lesions the OOD + quality gates may reject (95% upper bound on val).
+    ood_val_reject: float = 0.05
     extras: dict = field(default_factory=dict)
 
     def save(self, path: Path) -> None:

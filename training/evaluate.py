@@ -24,6 +24,7 @@ from training.data import ROOT, labels_of, load_samples, load_view
 from training.metrics import (
     balanced_accuracy,
     binary_rates,
+    bootstrap_rates,
     confusion,
     ece,
     fit_temperature,
@@ -32,7 +33,7 @@ from training.metrics import (
     recalls,
     reliability,
     softmax,
-    threshold_for_sensitivity,
+    threshold_with_confidence,
 )
 from training.model import OOD_TAPS, OODStats, fit_mahalanobis, mahalanobis_np, tap_features
 
@@ -42,7 +43,7 @@ from skinlens import preprocess, triage
 
 BASE = Path(__file__).parent / "base_metadata.json"
 # Sensitivity each escalating class must reach on val (melanoma from Config).
-ESCALATION_SENSITIVITY = {"bcc": 0.85, "akiec": 0.80}
+ESCALATION_SENSITIVITY = {"bcc": 0.80, "akiec": 0.75}
 
 
 def load_outputs(run: Path) -> dict[str, np.ndarray]:
@@ -103,12 +104,16 @@ def build_metadata(cfg: Config, temperature: float, thresholds: dict, extra: dic
     return meta
 
 
-def ood_threshold(ood_val: np.ndarray, quality_val: np.ndarray, target: float) -> float:
+def ood_threshold(
+    ood_val: np.ndarray, quality_val: np.ndarray, target: float, alpha: float = 0.05
+) -> float:
     """Smallest OOD threshold whose combined val rejection (quality gates OR
-    ``ood_score`` above it) is at most ``target``: the app applies both gates,
-    so the lesion rejection budget is shared between them."""
+    ``ood_score`` above it) stays at most ``target`` at the bootstrap upper
+    ``1 - alpha`` bound: the app applies both gates, so they share the budget,
+    and the bound leaves a margin for new data."""
     for t in np.sort(ood_val):
-        if (quality_val | (ood_val > t)).mean() <= target:
+        rejected = quality_val | (ood_val > t)
+        if np.quantile(bootstrap_rates(rejected), 1 - alpha) <= target:
             return float(t)
     return float(ood_val.max())
 
@@ -127,12 +132,19 @@ def choose_thresholds(
     escalation = {}
     for code, sens in targets.items():
         c = codes.index(code)
-        escalation[code] = round(threshold_for_sensitivity(p_val[y_val == c, c], sens), 4)
+        escalation[code] = round(threshold_with_confidence(p_val[y_val == c, c], sens), 4)
     out = dict(current)
     out["escalation"] = escalation
-    out["escalation_target_sensitivity_val"] = targets
+    out["escalation_rule"] = (
+        "largest threshold whose bootstrap 95% lower bound of val sensitivity meets the target"
+    )
+    out["escalation_target_sensitivity"] = targets
     out["ood_score"] = round(ood_threshold(ood_val, quality_val, cfg.ood_val_reject), 4)
-    out["ood_target_val_rejection"] = cfg.ood_val_reject
+    out["ood_rule"] = (
+        "smallest threshold whose bootstrap 95% upper bound of val lesion rejection "
+        "(ood or quality gates) stays within the target"
+    )
+    out["ood_target_lesion_rejection"] = cfg.ood_val_reject
     return out
 
 
@@ -181,9 +193,7 @@ def calibrate(cfg: Config) -> dict:
     np.savez(run / "ood_scores.npz", **scores)
     meta_path = model_dir / "metadata.json"
     previous = json.loads(meta_path.read_text()) if meta_path.exists() else {}
-    current = previous.get("thresholds", {})
-    current = {k: v for k, v in current.items() if k not in ("escalation", "ood_score")}
-    current.setdefault("min_confidence", 0.0)
+    current = {"min_confidence": previous.get("thresholds", {}).get("min_confidence", 0.0)}
     thresholds = choose_thresholds(
         cfg,
         o["val_y"],
@@ -414,9 +424,24 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--run-dir", default=Config.run_dir)
     p.add_argument("--model-dir", default=Config.model_dir)
     p.add_argument("--data", default=Config.data)
+    p.add_argument(
+        "--mel-sensitivity",
+        type=float,
+        default=Config.mel_sensitivity,
+        help="melanoma sensitivity the Urgent threshold must reach (95%% lower bound)",
+    )
+    p.add_argument(
+        "--ood-reject",
+        type=float,
+        default=Config.ood_val_reject,
+        help="lesion rejection budget of the OOD + quality gates (95%% upper bound)",
+    )
     a = p.parse_args(argv)
     saved = json.loads((Path(a.run_dir) / "config.json").read_text())
     saved.update(run_dir=a.run_dir, model_dir=a.model_dir, data=a.data)
+    # Decision targets are product requirements, not training settings: take them
+    # from the command line (defaults: Config), never from an older run's config.
+    saved.update(mel_sensitivity=a.mel_sensitivity, ood_val_reject=a.ood_reject)
     cfg = Config(**saved)
     (calibrate if a.stage == "calibrate" else report)(cfg)
 

@@ -116,3 +116,27 @@ def threshold_for_sensitivity(pos_scores: np.ndarray, sensitivity: float) -> flo
 def binary_rates(pos: np.ndarray, neg: np.ndarray, t: float) -> tuple[float, float]:
     """(sensitivity, specificity) of ``score >= t``."""
     return float((pos >= t).mean()), float((neg < t).mean())
+
+
+def bootstrap_rates(hits: np.ndarray, n_boot: int = 2000, seed: int = 0) -> np.ndarray:
+    """Bootstrap distribution of the mean of a boolean vector (resampled with replacement)."""
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(hits), (n_boot, len(hits)))
+    return hits[idx].mean(axis=1)
+
+
+def threshold_with_confidence(
+    pos_scores: np.ndarray, sensitivity: float, alpha: float = 0.05, n_boot: int = 2000
+) -> float:
+    """Largest threshold whose bootstrap lower ``alpha`` bound of sensitivity
+    (``mean(pos_scores >= t)``) still reaches ``sensitivity``.
+
+    A point estimate on ~100 validation positives is too noisy to promise a
+    sensitivity on new data; requiring the lower confidence bound to meet the
+    target builds in the margin from the validation data alone.
+    """
+    for t in np.sort(np.unique(pos_scores))[::-1]:
+        lower = np.quantile(bootstrap_rates(pos_scores >= t, n_boot), alpha)
+        if lower >= sensitivity:
+            return float(t)
+    return float(pos_scores.min())

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from skinlens.metadata import ModelInfo
@@ -58,7 +59,10 @@ def write_model_card(model_dir: Path, info: ModelInfo, result: dict) -> None:
         f"- Shipped variant: TF.js graph model, **{variant}** weights, "
         f"{v.get('size_mb', 'n/a')} MB. Outputs `logits` (7) and `ood_score` (1).",
         f"- Calibration: temperature scaling, T = {meta['calibration']['temperature']:.4f}, fitted on `val`.",
-        f"- Decision thresholds (chosen on `val`): melanoma escalation to **Urgent** at "
+        "- Decision thresholds (chosen on `val` only; each escalation threshold is the largest whose "
+        "bootstrap 95% lower bound of `val` sensitivity meets its target, "
+        f"{json.dumps(meta['thresholds'].get('escalation_target_sensitivity', {}))}): "
+        f"melanoma escalation to **Urgent** at "
         f"p(mel) >= {meta['thresholds']['escalation']['mel']:.4f}; BCC to High at "
         f">= {meta['thresholds']['escalation']['bcc']:.4f}; AKIEC to Medium at "
         f">= {meta['thresholds']['escalation']['akiec']:.4f}; out-of-distribution rejection at "
@@ -138,8 +142,9 @@ def write_model_card(model_dir: Path, info: ModelInfo, result: dict) -> None:
         "- `ood_score`: at blocks 7 and 10 (frozen ImageNet features: texture, colour) and at the",
         "  final features, the Mahalanobis distance of the pooled features to the nearest class",
         "  mean (shared covariance fitted on `train`), each divided by its 95th percentile on `val`;",
-        "  the largest counts. The threshold is the `val` quantile that rejects "
-        f"{100 * meta['thresholds'].get('ood_target_val_rejection', 0):.0f}% of `val` lesions.",
+        "  the largest counts. Threshold: the smallest whose bootstrap 95% upper bound of `val`"
+        f"  lesion rejection (with the quality gates) is at most "
+        f"{100 * meta['thresholds'].get('ood_target_lesion_rejection', 0):.0f}%.",
         f"- Non-lesion photos (scikit-image samples, {v['ood']['nonlesion_images']} crops): "
         f"rejected {_pct(v['ood']['nonlesion_rejected_by_model'])} by the model's `ood_score` alone, "
         f"{_pct(v['ood']['nonlesion_rejected_by_model_or_quality'])} together with the app's "

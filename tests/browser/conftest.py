@@ -33,6 +33,10 @@ from typing import Any
 
 import pytest
 
+# Test modules import helpers from here as ``browser_conftest``: the plain name
+# ``conftest`` is ambiguous when pytest also loads tests/unit/conftest.py.
+sys.modules.setdefault("browser_conftest", sys.modules[__name__])
+
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))

@@ -33,7 +33,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(REPO), str(REPO / "tests"), str(REPO / "py")]
 
 import fixtures_video as fv  # noqa: E402
-from conftest import Browser  # noqa: E402
+from browser_conftest import Browser  # noqa: E402
 
 MODEL_DIR = REPO / "models" / "skinlens-lite0"
 CODES = ("akiec", "bcc", "bkl", "df", "mel", "nv", "vasc")
