@@ -160,8 +160,8 @@ def write_model_card(model_dir: Path, info: ModelInfo, result: dict) -> None:
         "- `ood_score`: at blocks 7 and 10 (frozen ImageNet features: texture, colour) and at the",
         "  final features, the Mahalanobis distance of the pooled features to the nearest class",
         "  mean (shared covariance fitted on `train`), each divided by its 95th percentile on `val`;",
-        "  the largest counts. Threshold: the smallest whose bootstrap 95% upper bound of `val`"
-        f"  lesion rejection (with the quality gates) is at most "
+        "  the largest counts. Threshold: the smallest whose bootstrap 95% upper bound of `val`",
+        "  lesion rejection (with the quality gates) is at most "
         f"{100 * meta['thresholds'].get('ood_target_lesion_rejection', 0):.0f}%.",
         f"- Non-lesion photos (scikit-image samples, {v['ood']['nonlesion_images']} crops): "
         f"rejected {_pct(v['ood']['nonlesion_rejected_by_model'])} by the model's `ood_score` alone, "
