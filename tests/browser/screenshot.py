@@ -55,6 +55,16 @@ def shoot(server: LoggedServer, images: list[Path], out: Path, *, phone: bool) -
         open_app(b, server)
         classify(b, images)
         time.sleep(0.8)  # let the preview image paint
+        # The committed screenshot must not carry a dataset image: the photo itself
+        # is replaced by a neutral placeholder (the result is the photo's real one).
+        d.execute_script(
+            "const i = document.getElementById('preview-img');"
+            "if (i) { const ph = document.createElement('div'); ph.style.cssText ="
+            " 'width:170px;height:128px;background:repeating-linear-gradient(45deg,"
+            "#e6ebee 0 10px,#d5dde2 10px 20px);border-radius:8px;margin:auto'; i.replaceWith(ph); }"
+            "const c = document.getElementById('preview-caption');"
+            "if (c) c.textContent = 'test-split melanoma (photo not shown)';"
+        )
         if phone:  # show the verdict, as a person would scroll to it
             d.execute_script(
                 "document.getElementById('result-section').scrollIntoView({block: 'start'});"
