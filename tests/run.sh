@@ -15,7 +15,16 @@ if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; the
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
 
-PY="${PYTHON:-python3}"
+# A virtual environment of the project's own (.venv-test): a distribution's python3 refuses
+# system-wide pip installs (PEP 668), and the test dependencies stay out of the user's way.
+VENV="${SKINLENS_TEST_VENV:-.venv-test}"
+if [ ! -x "$VENV/bin/python" ]; then
+  if ! "${PYTHON:-python3}" -m venv "$VENV" 2>/dev/null; then
+    $SUDO apt-get install -y -qq python3-venv >/dev/null
+    "${PYTHON:-python3}" -m venv "$VENV"
+  fi
+fi
+PY="$VENV/bin/python"
 "$PY" -m pip install -q --disable-pip-version-check -r tests/requirements.txt
 # The TF.js converter without its heavy optional dependencies (see training/tfjs_convert.py).
 "$PY" -m pip install -q --disable-pip-version-check --no-deps -r training/requirements-export.txt
