@@ -169,20 +169,8 @@ def default_gates(info: ModelInfo) -> GateFn:
     """All of ``skinlens.quality``'s gates, thresholds from the model metadata."""
     from skinlens import quality
 
-    run = None
-    for name in ("run_all", "check_all", "run_gates", "assess_quality", "check"):
-        run = getattr(quality, name, None)
-        if run is not None:
-            break
-    if run is None:
-        raise ImportError("skinlens.quality has no run-all function")
-
     def gates(rgb: np.ndarray) -> list[Gate]:
-        try:
-            report = run(rgb, info)
-        except TypeError:
-            report = run(rgb, info.raw.get("quality", {}))
-        return to_gates(report)
+        return to_gates(quality.run_all(rgb, info))
 
     return gates
 
@@ -196,19 +184,10 @@ class Calibrated:
     ood_rejected: bool
 
 
-def softmax_t(logits: Sequence[float] | np.ndarray, temperature: float) -> np.ndarray:
-    z = np.asarray(logits, dtype=np.float64).reshape(-1) / float(temperature)
-    z = z - z.max()
-    e = np.exp(z)
-    return e / e.sum()
-
-
 def default_calibrate(info: ModelInfo) -> Callable[[Any, float | None], Calibrated]:
     """Calibration via ``skinlens.triage.calibrated_probs``; OOD threshold from metadata."""
-    try:
-        from skinlens.triage import calibrated_probs
-    except ImportError:  # pragma: no cover - triage lands separately
-        calibrated_probs = softmax_t
+    from skinlens.triage import calibrated_probs
+
     limit = _as_float(info.thresholds.get("ood_score"))
 
     def calibrate(logits: Any, ood: float | None) -> Calibrated:
@@ -225,31 +204,17 @@ def default_priority(info: ModelInfo) -> Callable[[np.ndarray], tuple[str, str]]
 
     Smoothed probabilities are turned back into logits ``T * log(p)`` whose
     calibrated softmax is ``p`` itself, so triage's sensitivity-first rules apply
-    to the smoothed verdict unchanged. The OOD gate was already applied per frame.
+    to the smoothed verdict unchanged. The OOD gate was already applied per frame
+    (``ood_score=None`` skips it).
     """
-    try:
-        from skinlens.triage import assess
-    except ImportError:  # pragma: no cover
-        assess = None
+    from skinlens.triage import assess
 
     def priority(probs: np.ndarray) -> tuple[str, str]:
-        if assess is None:
-            top = int(np.argmax(probs))
-            level = info.classes[top].priority
-            return level, info.recommendations.get(level, "")
         logits = (info.temperature * np.log(np.clip(probs, 1e-12, 1.0))).tolist()
-        try:
-            result = assess(logits, None, info)
-        except TypeError:  # an assess() that insists on a number: 0 = in-distribution
-            result = assess(logits, 0.0, info)
-        level = _field(result, "priority", "level", default=None)
-        if level is None:
-            top = int(np.argmax(probs))
-            level = info.classes[top].priority
-        rec = _field(result, "recommendation", "advice", default=None)
-        if rec is None:
-            rec = info.recommendations.get(str(level), "")
-        return str(level), str(rec)
+        result = assess(logits, None, info)
+        level = str(_field(result, "priority"))
+        rec = _field(result, "recommendation", default=None)
+        return level, str(rec if rec is not None else info.recommendations.get(level, ""))
 
     return priority
 

@@ -363,7 +363,3 @@ def run_all(
     verdict = failed.name if failed else "ok"
     ms = (time.perf_counter() - start) * 1000.0
     return QualityReport(verdict, INSTRUCTIONS[verdict], gates, m, ms)
-
-
-check = run_all
-"""Alias: the live loop looks the run-all function up by a few names."""

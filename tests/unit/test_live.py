@@ -13,10 +13,10 @@ from skinlens.live import (
     Scheduler,
     StageStats,
     roi_box,
-    softmax_t,
     to_gates,
 )
 from skinlens.smoothing import Smoother, SmoothingConfig
+from skinlens.triage import calibrated_probs
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests"))
@@ -61,7 +61,7 @@ class StubModel:
 
 def plain_calibrate(limit=10.0):
     def calibrate(logits, ood):
-        return Calibrated(softmax_t(logits, 1.0), ood, ood is not None and ood > limit)
+        return Calibrated(calibrated_probs(logits, 1.0), ood, ood is not None and ood > limit)
 
     return calibrate
 
@@ -274,14 +274,14 @@ def test_priority_of_smoothed_probs_goes_through_triage(monkeypatch):
     seen = {}
 
     def assess(logits, ood, info, quality=None):
-        p = softmax_t(logits, info.temperature)
+        p = calibrated_probs(logits, info.temperature)
         seen["probs"] = p
         level = "Urgent" if p[4] > 0.2 else info.classes[int(np.argmax(p))].priority
         return {"priority": level, "recommendation": info.recommendations[level]}
 
     fake = types.ModuleType("skinlens.triage")
     fake.assess = assess
-    fake.calibrated_probs = softmax_t
+    fake.calibrated_probs = calibrated_probs
     monkeypatch.setitem(sys.modules, "skinlens.triage", fake)
     probs = np.array([0.02, 0.02, 0.02, 0.02, 0.25, 0.65, 0.02])
     level, rec = default_priority(INFO)(probs)
