@@ -47,7 +47,7 @@ def cache_view(
 ) -> np.ndarray:
     """Prefix outputs (float16) for one view of ``samples``; ``seed=None`` = centred view."""
     if path.exists():
-        return np.load(path, mmap_mode="r")
+        return np.load(path)
     aug = aug or Augment()
     chunks = [samples[i : i + batch] for i in range(0, len(samples), batch)]
     feats: list[np.ndarray] = []

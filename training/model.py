@@ -21,10 +21,10 @@ from keras import layers, ops
 
 
 def classifier_head(features: keras.KerasTensor, n_classes: int, dropout: float):
+    """Final feature map -> class logits (global average pool, dropout, dense)."""
     pooled = layers.GlobalAveragePooling2D(name="pool")(features)
     x = layers.Dropout(dropout, name="dropout")(pooled)
-    logits = layers.Dense(n_classes, name="classifier")(x)
-    return pooled, logits
+    return layers.Dense(n_classes, name="classifier")(x)
 
 
 @keras.saving.register_keras_serializable(package="skinlens")

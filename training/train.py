@@ -10,8 +10,8 @@ Stages (each resumable; a finished stage is skipped on re-run):
 2. ``fit``: fine-tune the last blocks + head on the cache with class-weighted
    cross-entropy, AdamW, cosine schedule with warm-up; checkpoints every epoch
    (BackupAndRestore) and keeps the epoch with the best val balanced accuracy.
-3. ``predict``: logits and pooled features for val/test (and train views, for
-   the out-of-distribution statistics) -> ``run_dir/outputs.npz``.
+3. ``predict``: val/test logits -> ``run_dir/outputs.npz``, plus the trained
+   backbone and classifier (the OOD statistics are fitted by ``evaluate``).
 
 Then ``python -m training.evaluate`` calibrates on val, measures on test and
 writes the metadata/model card, and ``python -m training.export`` converts to
@@ -32,6 +32,7 @@ import keras
 import numpy as np
 
 from training.architectures import (
+    copy_weights,
     efficientnetv2_b0_backbone,
     lite0_backbone,
     lite0_block_count,
@@ -252,16 +253,13 @@ def run_cached(cfg: Config, samples: list[Sample]) -> None:
     val = np.asarray(cache_view(prefix, by["val"], cdir / "val_center.npy", *args, None))
     test = np.asarray(cache_view(prefix, by["test"], cdir / "test_center.npy", *args, None))
     views = [
-        np.load(p, mmap_mode=None)
-        if p.exists()
-        else np.asarray(cache_view(prefix, by["train"], p, *args, 1000 + v))
-        for v, p in enumerate(cdir / f"train_v{v}.npy" for v in range(cfg.views))
+        np.asarray(cache_view(prefix, by["train"], cdir / f"train_v{v}.npy", *args, 1000 + v))
+        for v in range(cfg.views)
     ]
 
     head_in = keras.Input(tuple(tail.output.shape[1:]), name="features")
-    pooled, logits = classifier_head(head_in, len(CODES), cfg.dropout)
-    head = keras.Model(head_in, [pooled, logits], name="head")
-    model = keras.Model(tail.input, head(tail.output)[1], name="trainable")
+    head = keras.Model(head_in, classifier_head(head_in, len(CODES), cfg.dropout), name="head")
+    model = keras.Model(tail.input, head(tail.output), name="trainable")
     cw = class_weights(y["train"], len(CODES), cfg.class_weight_power)
     data = CachedViews(views, y["train"], cfg, cw)
     compile_model(model, cfg, len(data), sparse=False)
@@ -286,24 +284,21 @@ def run_cached(cfg: Config, samples: list[Sample]) -> None:
         )
         done.write_text(f"{time.time() - t0:.0f} s\n")
     model.load_weights(best)
-
-    features = keras.Model(tail.input, head(tail.output), name="features_logits")
-    out: dict[str, np.ndarray] = {}
+    out = {}
     for name, x in (("val", val), ("test", test)):
-        f, lg = features.predict(x.astype(np.float32), batch_size=128, verbose=0)
-        out[f"{name}_features"], out[f"{name}_logits"], out[f"{name}_y"] = f, lg, y[name]
-    # Two augmented views per image are plenty for the OOD class statistics.
-    ood_views = views[:2]
-    tf_ = [features.predict(v, batch_size=128, verbose=0)[0] for v in ood_views]
-    out["train_features"] = np.concatenate(tf_)
-    out["train_y"] = np.tile(y["train"], len(ood_views))
-    np.savez_compressed(run / "outputs.npz", **out)
-    # Fold the trained tail back into the full backbone and save the whole classifier.
-    from training.architectures import copy_weights
+        out[f"{name}_logits"] = model.predict(x.astype(np.float32), batch_size=128, verbose=0)
+        out[f"{name}_y"] = y[name]
+    copy_weights(tail, backbone)  # fold the trained tail back into the full backbone
+    save_run(run, backbone, head.get_layer("classifier"), init_note, out)
 
-    copy_weights(tail, backbone)
+
+def save_run(
+    run: Path, backbone: keras.Model, classifier, init_note: str, out: dict[str, np.ndarray]
+) -> None:
+    """What evaluate/export read: val/test logits, the backbone, the classifier."""
+    np.savez_compressed(run / "outputs.npz", **out)
     backbone.save(run / "backbone.keras")
-    np.savez(run / "classifier.npz", *head.get_layer("classifier").get_weights())
+    np.savez(run / "classifier.npz", *classifier.get_weights())
     (run / "init.txt").write_text(init_note + "\n")
     print(f"predictions written to {run / 'outputs.npz'}", flush=True)
 
@@ -340,10 +335,10 @@ def run_full(cfg: Config, samples: list[Sample]) -> None:
     by = {sp: [s for s in samples if s.split == sp] for sp in ("train", "val", "test")}
     y = {sp: labels_of(v, CODES) for sp, v in by.items()}
     head_in = keras.Input(tuple(backbone.output.shape[1:]), name="features")
-    pooled, logits = classifier_head(head_in, len(CODES), cfg.dropout)
+    logits = classifier_head(head_in, len(CODES), cfg.dropout)
     logits = keras.layers.Activation("linear", dtype="float32", name="logits_f32")(logits)
-    head = keras.Model(head_in, [pooled, logits], name="head")
-    model = keras.Model(backbone.input, head(backbone.output)[1])
+    head = keras.Model(head_in, logits, name="head")
+    model = keras.Model(backbone.input, head(backbone.output))
     data = OnTheFly(by["train"], y["train"], cfg, train=True)
     compile_model(model, cfg, len(data), sparse=True)
     best = run / "best.weights.h5"
@@ -362,20 +357,13 @@ def run_full(cfg: Config, samples: list[Sample]) -> None:
         )
         (run / "fit.done").write_text("done\n")
     model.load_weights(best)
-    features = keras.Model(backbone.input, head(backbone.output))
-    out: dict[str, np.ndarray] = {}
+    out = {}
     for name in ("val", "test"):
-        f, lg = features.predict(OnTheFly(by[name], y[name], cfg, train=False), verbose=0)
-        out[f"{name}_features"], out[f"{name}_logits"], out[f"{name}_y"] = f, lg, y[name]
-    out["train_features"] = features.predict(
-        OnTheFly(by["train"], y["train"], cfg, train=False), verbose=0
-    )[0]
-    out["train_y"] = y["train"]
-    np.savez_compressed(run / "outputs.npz", **out)
+        data = OnTheFly(by[name], y[name], cfg, train=False)
+        out[f"{name}_logits"] = model.predict(data, verbose=0)
+        out[f"{name}_y"] = y[name]
     keras.mixed_precision.set_global_policy("float32")
-    backbone.save(run / "backbone.keras")
-    np.savez(run / "classifier.npz", *head.get_layer("classifier").get_weights())
-    (run / "init.txt").write_text(init_note + "\n")
+    save_run(run, backbone, head.get_layer("classifier"), init_note, out)
 
 
 def main(argv: list[str] | None = None) -> None:
