@@ -10,46 +10,27 @@ EfficientNetV2-B0 comes from ``keras.applications``.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 
 import keras
 from keras import layers
 
-BN_EPSILON = 1e-3  # the reference implementation's batch-norm epsilon
-BN_MOMENTUM = 0.99
-
-
-@dataclass(frozen=True)
-class Stage:
-    repeats: int
-    kernel: int
-    stride: int
-    expand: int
-    filters_in: int
-    filters_out: int
-
-
-# EfficientNet-Lite0: EfficientNet-B0 without squeeze-excite, ReLU6, fixed stem
-# (32) and head (1280). Order and shapes match the ``_blocks.N`` of the weights.
-LITE0_STAGES: tuple[Stage, ...] = (
-    Stage(1, 3, 1, 1, 32, 16),
-    Stage(2, 3, 2, 6, 16, 24),
-    Stage(2, 5, 2, 6, 24, 40),
-    Stage(3, 3, 2, 6, 40, 80),
-    Stage(3, 5, 1, 6, 80, 112),
-    Stage(4, 5, 2, 6, 112, 192),
-    Stage(1, 3, 1, 6, 192, 320),
+from training.lite0_spec import (
+    BN_EPSILON,
+    BN_MOMENTUM,
+    LITE0_HEAD,
+    LITE0_STEM,
+    BlockSpec,
+    block_specs,
 )
-LITE0_STEM = 32
-LITE0_HEAD = 1280
 
 
 def _bn(name: str) -> layers.BatchNormalization:
     return layers.BatchNormalization(epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=name)
 
 
-def _mbconv(x, stage: Stage, filters_in: int, stride: int, index: int):
+def _mbconv(x, spec: BlockSpec, index: int):
     prefix = f"block{index}_"
+    stage, filters_in, stride = spec.stage, spec.filters_in, spec.stride
     inputs = x
     hidden = filters_in * stage.expand
     if stage.expand != 1:
@@ -63,29 +44,19 @@ def _mbconv(x, stage: Stage, filters_in: int, stride: int, index: int):
     x = layers.ReLU(6.0, name=prefix + "dw_relu")(x)
     x = layers.Conv2D(stage.filters_out, 1, use_bias=False, name=prefix + "project_conv")(x)
     x = _bn(prefix + "project_bn")(x)
-    if stride == 1 and filters_in == stage.filters_out:
+    if spec.residual:
         x = layers.Add(name=prefix + "add")([x, inputs])
     return x
 
 
-def _block_specs() -> list[tuple[Stage, int, int]]:
-    """(stage, filters_in, stride) for each of the 16 blocks, in weight order."""
-    specs = []
-    for stage in LITE0_STAGES:
-        for r in range(stage.repeats):
-            filters_in = stage.filters_in if r == 0 else stage.filters_out
-            specs.append((stage, filters_in, stage.stride if r == 0 else 1))
-    return specs
-
-
 def lite0_block_count() -> int:
-    return len(_block_specs())
+    return len(block_specs())
 
 
 def _blocks_and_head(x, start_block: int):
-    for index, (stage, filters_in, stride) in enumerate(_block_specs()):
+    for index, spec in enumerate(block_specs()):
         if index >= start_block:
-            x = _mbconv(x, stage, filters_in, stride, index)
+            x = _mbconv(x, spec, index)
     x = layers.Conv2D(LITE0_HEAD, 1, use_bias=False, name="head_conv")(x)
     x = _bn("head_bn")(x)
     return layers.ReLU(6.0, name="head_relu")(x)
@@ -104,9 +75,7 @@ def lite0_backbone(size: int = 224) -> keras.Model:
 
 def block_output_name(index: int) -> str:
     """Name of the last layer of block ``index`` (its output tensor)."""
-    stage, filters_in, stride = _block_specs()[index]
-    residual = stride == 1 and filters_in == stage.filters_out
-    return f"block{index}_add" if residual else f"block{index}_project_bn"
+    return f"block{index}_add" if block_specs()[index].residual else f"block{index}_project_bn"
 
 
 def split_backbone(backbone: keras.Model, start_block: int) -> tuple[keras.Model, keras.Model]:

@@ -45,6 +45,36 @@ def crop_resize(image: Image.Image, size: int, box: Box | None = None) -> np.nda
     return np.asarray(resized, dtype=np.uint8)
 
 
+def shades_of_gray(rgb: np.ndarray, power: float = 6.0) -> np.ndarray:
+    """Shades-of-Gray colour constancy (Finlayson & Trezzi 2004) on ``uint8`` RGB.
+
+    Each camera, dermatoscope and lamp tints a photo differently; dividing each
+    channel by its Minkowski ``power``-mean (the illuminant estimate) takes most
+    of that tint away, so the model sees the lesion's colours rather than the
+    device's. ISIC challenge winners use it with ``power = 6``. The output keeps
+    the image's overall brightness (the gains average to 1).
+    """
+    x = rgb.astype(np.float32)
+    illuminant = np.power(np.mean(np.power(x, power), axis=(0, 1)), 1.0 / power)
+    gains = illuminant.mean() / np.maximum(illuminant, 1e-3)
+    x *= gains.astype(np.float32)
+    np.clip(x, 0, 255, out=x)
+    return (x + 0.5).astype(np.uint8)
+
+
+def model_pixels(rgb: np.ndarray, color_constancy: str | None) -> np.ndarray:
+    """The cropped ``uint8`` view as the model wants it: colour-corrected or as is.
+
+    ``color_constancy`` comes from the model metadata (``input.color_constancy``)
+    and is the same in training and in the page.
+    """
+    if color_constancy is None:
+        return rgb
+    if color_constancy == "shades_of_gray":
+        return shades_of_gray(rgb)
+    raise ValueError(f"unknown colour constancy {color_constancy!r}")
+
+
 def normalize(rgb: np.ndarray, scale: float, offset: float) -> np.ndarray:
     """``uint8`` RGB -> ``float32`` model input: ``x * scale + offset``."""
     if rgb.ndim != 3 or rgb.shape[2] != 3:
