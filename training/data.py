@@ -15,18 +15,16 @@ from __future__ import annotations
 
 import csv
 import random
-import sys
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from skinlens import preprocess
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "py"))
 
-from skinlens import preprocess  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "ham10000"
 SPLITS = ("train", "val", "test")

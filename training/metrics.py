@@ -28,9 +28,15 @@ def precisions(cm: np.ndarray) -> np.ndarray:
     return np.diag(cm) / np.maximum(cm.sum(0), 1)
 
 
-def balanced_accuracy(y: np.ndarray, pred: np.ndarray, n: int) -> float:
-    """Mean per-class recall: the ISIC 2018 Task 3 metric."""
-    return float(recalls(confusion(y, pred, n)).mean())
+def balanced_accuracy(y: np.ndarray, pred: np.ndarray, n: int, present_only: bool = False) -> float:
+    """Mean per-class recall: the ISIC 2018 Task 3 metric.
+
+    ``present_only`` averages over the classes that occur in ``y`` (PAD-UFES-20
+    has 5 of the 7, Derm7pt 6), instead of counting an absent class as recall 0.
+    """
+    cm = confusion(y, pred, n)
+    r = recalls(cm)
+    return float(r[cm.sum(1) > 0].mean() if present_only else r.mean())
 
 
 def auc_binary(pos_scores: np.ndarray, neg_scores: np.ndarray) -> float:

