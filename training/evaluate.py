@@ -1,449 +1,396 @@
-"""Calibrate on `val`, measure on `test`, write metadata, metrics and the model card.
+"""Measure the exported model on every source; choose thresholds on `val`; write
+``metadata.json``, ``metrics.json``, ``MODEL_CARD.md``, plots and golden cases.
 
-    python -m training.evaluate calibrate   # before export: temperature, thresholds, OOD stats
-    python -m training.evaluate report      # after export: metrics of every TF.js variant
+    python -m training.evaluate --run-dir training/runs/final --model-dir models/skinlens-lite0
 
-Everything the model card states is computed here, on the split it names:
-temperature, escalation and OOD thresholds are chosen on `val` only; `test`
-is only ever measured. Priorities are computed by the app's own
-``skinlens.triage`` so the reported melanoma sensitivity is the app's.
+Each image goes the page's way: decode, centred square crop, resize, the quality
+gates on that crop (``skinlens.quality``), colour constancy and normalisation
+(``skinlens.preprocess``), then the *shipped* TF.js graph (``training.tfjs_graph``:
+the converted weights, run under TensorFlow). Priorities come from the app's own
+``skinlens.triage``, so the reported melanoma sensitivity is the app's.
+
+What is fitted, and on what (nothing ever on `test` or Derm7pt):
+
+* temperature: `val` lesions of HAM10000 + PAD-UFES-20 (NLL);
+* escalation thresholds: the same `val` lesions, sensitivity-first with a
+  bootstrap margin;
+* the lesion threshold: `val` lesions against the `val` part of the non-lesion
+  photos (the middle of the widest gap with the lowest balanced error).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
+from skinlens import metadata as skmeta
+from skinlens import preprocess, quality, triage
 
-from training.config import Config
-from training.data import ROOT, labels_of, load_samples, load_view
+from training import sources
 from training.metrics import (
+    auc_binary,
     balanced_accuracy,
-    binary_rates,
-    bootstrap_rates,
     confusion,
     ece,
     fit_temperature,
-    macro_auc,
     precisions,
     recalls,
     reliability,
     softmax,
     threshold_with_confidence,
 )
-from training.model import OOD_TAPS, OODStats, fit_mahalanobis, mahalanobis_np, tap_features
-
-sys.path.insert(0, str(ROOT / "py"))
-from skinlens import metadata as skmeta
-from skinlens import preprocess, triage
 
 BASE = Path(__file__).parent / "base_metadata.json"
-# Sensitivity each escalating class must reach on val (melanoma from Config).
-ESCALATION_SENSITIVITY = {"bcc": 0.80, "akiec": 0.75}
+ESCALATION_SENSITIVITY = {"mel": 0.85, "bcc": 0.80, "akiec": 0.75}
+VAL_GROUPS = ("ham10000/val", "pad-ufes-20/val")
+SKIN_CROPS = "skin-crops/test"
 
 
-def load_outputs(run: Path) -> dict[str, np.ndarray]:
-    return dict(np.load(run / "outputs.npz"))
+@dataclass(frozen=True)
+class Case:
+    """One evaluation image: where it comes from and which square of it is used."""
+
+    group: str  # "<source>/<split>"
+    path: Path | None
+    dx: str | None
+    box: tuple[float, float, float, float] | None = None
+    image: Image.Image | None = None  # in-memory photos (scikit-image samples)
+
+    def load(self) -> Image.Image:
+        if self.image is not None:
+            return self.image
+        with Image.open(self.path) as im:
+            return im.convert("RGB")
 
 
-def build_metadata(cfg: Config, temperature: float, thresholds: dict, extra: dict) -> dict:
-    base = json.loads(BASE.read_text())
-    meta = {
-        "schema_version": base["schema_version"],
-        "name": cfg.name,
-        "status": "trained",
-        "architecture": cfg.arch,
-        "format": "tfjs_graph_model",
-        "variant": extra.get("variant", "float16"),
-        "model_file": "model.json",
-        "input": {
-            "name": "image",
-            "size": cfg.size,
-            "shape": [1, cfg.size, cfg.size, 3],
-            "dtype": "float32",
-            "layout": "NHWC",
-            "color": "RGB",
-            "crop": "centred square of the short side (camera: the guide-circle ROI)",
-            "resize": f"Pillow BILINEAR (antialiased) to {cfg.size}x{cfg.size}",
-            "normalization": {
-                "scale": cfg.norm_scale,
-                "offset": cfg.norm_offset,
-                "formula": "x_uint8 * scale + offset, i.e. [0,255] -> [-1,1]",
-            },
-        },
-        "outputs": {
-            "logits": {
-                "name": "logits",
-                "shape": [1, 7],
-                "meaning": "uncalibrated class logits; softmax(logits / temperature)",
-            },
-            "ood_score": {
-                "name": "ood_score",
-                "shape": [1, 1],
-                "meaning": "max over depths (blocks 7, 10 and the final features) of the "
-                "Mahalanobis distance of the pooled features to the nearest class mean "
-                "(shared covariance, PCA whitening), each divided by its 95th percentile "
-                "on val lesions; higher = less like the training lesions",
-            },
-        },
-        "calibration": {
-            "method": "temperature",
-            "temperature": round(temperature, 6),
-            "fitted_on": "val",
-        },
-        "thresholds": thresholds,
-    }
-    for key, value in base.items():
-        meta.setdefault(key, value)
-    meta.update(extra.get("meta", {}))
-    skmeta.validate(meta)
-    return meta
+def corner_box(image_size: tuple[int, int], k: int) -> tuple[float, float, float, float]:
+    """A lesion-free square: 28% of the short side in corner ``k % 4``, 4% inset."""
+    w, h = image_size
+    side, inset = 0.28 * min(w, h), 0.04 * min(w, h)
+    left = inset if k % 2 == 0 else w - inset - side
+    top = inset if (k // 2) % 2 == 0 else h - inset - side
+    return (left, top, left + side, top + side)
 
 
-def ood_threshold(
-    ood_val: np.ndarray, quality_val: np.ndarray, target: float, alpha: float = 0.05
-) -> float:
-    """Smallest OOD threshold whose combined val rejection (quality gates OR
-    ``ood_score`` above it) stays at most ``target`` at the bootstrap upper
-    ``1 - alpha`` bound: the app applies both gates, so they share the budget,
-    and the bound leaves a margin for new data."""
-    for t in np.sort(ood_val):
-        rejected = quality_val | (ood_val > t)
-        if np.quantile(bootstrap_rates(rejected), 1 - alpha) <= target:
-            return float(t)
-    return float(ood_val.max())
+def cases(root: Path) -> list[Case]:
+    """Every evaluation image of every source present under ``root``."""
+    from training.nonlesion import crops, sample_photos
 
-
-def choose_thresholds(
-    cfg: Config,
-    y_val: np.ndarray,
-    p_val: np.ndarray,
-    ood_val: np.ndarray,
-    quality_val: np.ndarray,
-    codes: list[str],
-    current: dict,
-) -> dict:
-    """Escalation thresholds (sensitivity-first) and the OOD threshold, from val only."""
-    targets = {"mel": cfg.mel_sensitivity, **ESCALATION_SENSITIVITY}
-    escalation = {}
-    for code, sens in targets.items():
-        c = codes.index(code)
-        escalation[code] = round(threshold_with_confidence(p_val[y_val == c, c], sens), 4)
-    out = dict(current)
-    out["escalation"] = escalation
-    out["escalation_rule"] = (
-        "largest threshold whose bootstrap 95% lower bound of val sensitivity meets the target"
-    )
-    out["escalation_target_sensitivity"] = targets
-    out["ood_score"] = round(ood_threshold(ood_val, quality_val, cfg.ood_val_reject), 4)
-    out["ood_rule"] = (
-        "smallest threshold whose bootstrap 95% upper bound of val lesion rejection "
-        "(ood or quality gates) stays within the target"
-    )
-    out["ood_target_lesion_rejection"] = cfg.ood_val_reject
+    out = [
+        Case(f"{i.source}/{i.split}", i.path, i.dx)
+        for i in sources.load(root)
+        if i.split in ("val", "test", "external") or i.source == sources.NONLESION
+    ]
+    lesion_tests = [c for c in out if c.group in ("ham10000/test", "pad-ufes-20/test")]
+    for k, c in enumerate(lesion_tests[::3]):
+        with Image.open(c.path) as im:
+            out.append(Case(SKIN_CROPS, c.path, None, corner_box(im.size, k)))
+    for name, im in sample_photos():
+        out += [Case(f"skimage/{name}", None, None, box, im) for box in crops(im)]
     return out
 
 
-def pooled_tap_features(run: Path, samples, cfg: Config, chunk: int = 256) -> list[np.ndarray]:
-    """Pooled features at every OOD tap for the centred view of ``samples``."""
-    import keras
-
-    backbone = keras.saving.load_model(run / "backbone.keras", compile=False)
-    model = tap_features(backbone, OOD_TAPS)
-    parts: list[list[np.ndarray]] = []
-    for i in range(0, len(samples), chunk):
-        x = preprocess_split(samples[i : i + chunk], cfg.size, cfg.norm_scale, cfg.norm_offset)
-        parts.append([np.asarray(f) for f in model.predict(x, batch_size=64, verbose=0)])
-    return [np.concatenate([p[t] for p in parts]) for t in range(len(OOD_TAPS))]
+def prepared(case: Case, info: skmeta.ModelInfo) -> tuple[np.ndarray, bool]:
+    """The model input for ``case`` and whether the page's quality gates pass it."""
+    rgb = preprocess.crop_resize(case.load(), info.input_size, case.box)
+    ok = quality.run_all(rgb, info.raw["quality"]).ok
+    x = preprocess.model_pixels(rgb, info.raw["input"]["color_constancy"])
+    return preprocess.normalize(x, info.norm_scale, info.norm_offset), ok
 
 
-def fit_ood(cfg: Config, run: Path, codes: list[str]) -> tuple[OODStats, dict[str, np.ndarray]]:
-    """Fit per-tap class Gaussians on train (centred views), scale each tap's
-    distance by its 95th percentile on val; return the stats and val/test scores."""
-    samples = load_samples(cfg.data)
-    by = {sp: [s for s in samples if s.split == sp] for sp in ("train", "val", "test")}
-    feats = {sp: pooled_tap_features(run, v, cfg) for sp, v in by.items()}
-    y_train = labels_of(by["train"], codes)
-    whitening, means, scales = [], [], []
-    for t in range(len(OOD_TAPS)):
-        dims = min(128, feats["train"][t].shape[1])
-        w, m = fit_mahalanobis(feats["train"][t], y_train, len(codes), dims=dims)
-        whitening.append(w)
-        means.append(m)
-        scales.append(float(np.quantile(mahalanobis_np(feats["val"][t], w, m), 0.95)))
-    stats = OODStats(OOD_TAPS, tuple(whitening), tuple(means), tuple(scales))
-    scores = {sp: stats.score(feats[sp]) for sp in ("val", "test")}
-    info = skmeta.ModelInfo(json.loads(BASE.read_text()))  # the quality gate thresholds
-    x_val = preprocess_split(by["val"], cfg.size, cfg.norm_scale, cfg.norm_offset)
-    scores["val_quality_rejected"] = quality_reject(x_val, cfg.norm_scale, cfg.norm_offset, info)
-    return stats, scores
+def chunks(seq: list, n: int) -> Iterator[list]:
+    for i in range(0, len(seq), n):
+        yield seq[i : i + n]
 
 
-def calibrate(cfg: Config) -> dict:
-    run, model_dir = Path(cfg.run_dir), Path(cfg.model_dir)
-    o = load_outputs(run)
-    codes = [c["code"] for c in json.loads(BASE.read_text())["classes"]]
-    temperature = fit_temperature(o["val_y"], o["val_logits"].astype(np.float64))
-    stats, scores = fit_ood(cfg, run, codes)
-    stats.save(run / "ood.npz")
-    np.savez(run / "ood_scores.npz", **scores)
-    meta_path = model_dir / "metadata.json"
-    previous = json.loads(meta_path.read_text()) if meta_path.exists() else {}
-    current = {"min_confidence": previous.get("thresholds", {}).get("min_confidence", 0.0)}
-    thresholds = choose_thresholds(
-        cfg,
-        o["val_y"],
-        softmax(o["val_logits"], temperature),
-        scores["val"],
-        scores["val_quality_rejected"],
-        codes,
-        current,
-    )
-    base = json.loads(BASE.read_text())
-    keep = {k: previous[k] for k in ("quality",) if k in previous and k not in base}
-    meta = build_metadata(cfg, temperature, thresholds, {"meta": keep})
-    model_dir.mkdir(parents=True, exist_ok=True)
-    meta_path.write_text(json.dumps(meta, indent=2) + "\n")
-    print(f"temperature {temperature:.4f}; thresholds {json.dumps(thresholds)}")
-    return meta
+def run_model(graph_dir: Path, all_cases: list[Case], info: skmeta.ModelInfo) -> dict:
+    """Outputs of the converted graph and the gate verdicts for every case."""
+    from training.tfjs_graph import TfjsGraph
+
+    graph = TfjsGraph(graph_dir)
+    parts: dict[str, list[np.ndarray]] = {"logits": [], "lesion": [], "dermoscopic": []}
+    quality_ok = []
+    t0 = time.time()
+    for chunk in chunks(all_cases, 128):
+        xs, oks = zip(*(prepared(c, info) for c in chunk), strict=True)
+        out = graph(np.stack(xs))
+        for k in parts:
+            parts[k].append(out[k].reshape(len(chunk), -1))
+        quality_ok += oks
+        print(f"  {len(quality_ok)}/{len(all_cases)} images ({time.time() - t0:.0f} s)", flush=True)
+    res = {k: np.concatenate(v) for k, v in parts.items()}
+    res["lesion"], res["dermoscopic"] = res["lesion"][:, 0], res["dermoscopic"][:, 0]
+    res["quality_ok"] = np.array(quality_ok, bool)
+    return res
 
 
-def priority_of(info: skmeta.ModelInfo, logits: np.ndarray, ood: np.ndarray) -> list[str]:
-    """The app's own priority for each sample (``skinlens.triage``)."""
-    return [triage.assess(lg, float(s), info).priority for lg, s in zip(logits, ood, strict=True)]
+def lesion_threshold(pos: np.ndarray, neg: np.ndarray) -> float:
+    """Threshold on the ``lesion`` logit with the lowest balanced error on `val`
+    (lesions kept vs. non-lesion photos rejected); of all equally good ones, the
+    middle of their range, so that new sources have room on both sides."""
+    cands = np.unique(np.concatenate([pos, neg]))
+    errors = np.array([(pos < t).mean() + (neg >= t).mean() for t in cands])
+    best = cands[errors <= errors.min() + 1e-12]
+    lo = best.min()
+    below = neg[neg < lo]
+    lo = below.max() if len(below) else lo  # the gap starts just above the highest negative
+    return float((lo + best.max()) / 2)
 
 
-def split_report(
-    info: skmeta.ModelInfo, y: np.ndarray, logits: np.ndarray, ood: np.ndarray
-) -> dict:
-    codes = info.codes
-    n = len(codes)
-    t = info.temperature
-    p_raw, p = softmax(logits, 1.0), softmax(logits, t)
+def calibration(info_raw: dict, codes: list[str], out: dict, groups: np.ndarray, y: np.ndarray):
+    """Temperature and thresholds from `val` only."""
+    val = np.isin(groups, VAL_GROUPS)
+    temperature = fit_temperature(y[val], out["logits"][val].astype(np.float64))
+    p = softmax(out["logits"][val], temperature)
+    escalation = {
+        code: round(
+            threshold_with_confidence(p[y[val] == codes.index(code), codes.index(code)], s), 4
+        )
+        for code, s in ESCALATION_SENSITIVITY.items()
+    }
+    neg = groups == f"{sources.NONLESION}/val"
+    thresholds = {
+        "min_confidence": 0.0,
+        "escalation": escalation,
+        "escalation_rule": "largest threshold whose bootstrap 95% lower bound of val "
+        "sensitivity meets the target",
+        "escalation_target_sensitivity": ESCALATION_SENSITIVITY,
+        "lesion": round(lesion_threshold(out["lesion"][val], out["lesion"][neg]), 4),
+        "lesion_rule": "reject when the lesion logit is below this: the middle of the range "
+        "with the lowest balanced error between val lesions (HAM10000, PAD-UFES-20) and val "
+        "non-lesion photos",
+        "dermoscopic": 0.0,
+    }
+    return temperature, thresholds
+
+
+def priorities(info: skmeta.ModelInfo, logits: np.ndarray) -> np.ndarray:
+    """The app's priority for each image (``skinlens.triage``; gates not applied)."""
+    return np.array([triage.assess(lg, None, info).priority for lg in logits])
+
+
+def lesion_report(info: skmeta.ModelInfo, y: np.ndarray, logits: np.ndarray, acc: np.ndarray):
+    """Classification figures of one lesion group; ``acc``: accepted by gates + model."""
+    codes, n = info.codes, len(info.codes)
+    p_raw, p = softmax(logits, 1.0), softmax(logits, info.temperature)
     pred = p.argmax(1)
     cm = confusion(y, pred, n)
-    auc, per_auc = macro_auc(y, p)
-    mel = codes.index("mel")
-    thr = info.thresholds["escalation"]["mel"]
-    pri = np.array(priority_of(info, logits, np.zeros(len(y))))  # classification only: no OOD gate
+    present = [c for c in range(n) if (y == c).any()]
+    aucs = {codes[c]: auc_binary(p[y == c, c], p[y != c, c]) for c in present if (y != c).any()}
+    mel, nv = codes.index("mel"), codes.index("nv")
+    urgent = priorities(info, logits) == "Urgent"
     is_mel = y == mel
-    urgent = pri == "Urgent"
-    ood_thr = info.thresholds["ood_score"]
-    return {
+    rep = {
         "n": len(y),
+        "accepted": float(acc.mean()),
         "accuracy": float((pred == y).mean()),
-        "balanced_accuracy": balanced_accuracy(y, pred, n),
-        "macro_auc": auc,
-        "per_class": {
-            c: {
-                "precision": float(precisions(cm)[i]),
-                "recall": float(recalls(cm)[i]),
-                "auc": per_auc[i],
-                "support": int(cm[i].sum()),
-            }
-            for i, c in enumerate(codes)
-        },
-        "melanoma_threshold": thr,
-        "melanoma_sensitivity": float(urgent[is_mel].mean()),
+        "balanced_accuracy": balanced_accuracy(y, pred, n, present_only=True),
+        "balanced_accuracy_accepted": balanced_accuracy(y[acc], pred[acc], n, present_only=True)
+        if acc.any()
+        else None,
+        "classes": [codes[c] for c in present],
+        "macro_auc": float(np.mean(list(aucs.values()))) if aucs else None,
+        "melanoma_sensitivity": float(urgent[is_mel].mean()) if is_mel.any() else None,
         "melanoma_specificity": float((~urgent[~is_mel]).mean()),
-        "melanoma_prob_rates": dict(
-            zip(
-                ("sensitivity", "specificity"),
-                binary_rates(p[is_mel, mel], p[~is_mel, mel], thr),
-                strict=True,
-            )
-        ),
+        "mel_vs_nv_auc": auc_binary(p[is_mel, mel], p[y == nv, mel])
+        if is_mel.any() and (y == nv).any()
+        else None,
         "ece_before": ece(y, p_raw),
         "ece_after": ece(y, p),
-        "ood_rejected_fraction": float((ood > ood_thr).mean()),
+        "per_class": {
+            codes[c]: {
+                "precision": float(precisions(cm)[c]),
+                "recall": float(recalls(cm)[c]),
+                "auc": aucs.get(codes[c]),
+                "support": int(cm[c].sum()),
+            }
+            for c in present
+        },
         "confusion": cm.tolist(),
         "reliability_before": reliability(y, p_raw),
         "reliability_after": reliability(y, p),
     }
+    return rep
 
 
-def plot_confusion(cm: np.ndarray, codes: list[str], path: Path, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    norm = cm / np.maximum(cm.sum(1, keepdims=True), 1)
-    fig, ax = plt.subplots(figsize=(6, 5.2), dpi=110)
-    ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
-    for i in range(len(codes)):
-        for j in range(len(codes)):
-            ax.text(
-                j,
-                i,
-                f"{cm[i, j]}\n{norm[i, j]:.0%}",
-                ha="center",
-                va="center",
-                fontsize=7,
-                color="white" if norm[i, j] > 0.5 else "black",
-            )
-    ax.set_xticks(range(len(codes)), codes)
-    ax.set_yticks(range(len(codes)), codes)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    ax.set_title(title)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+def group_reports(info: skmeta.ModelInfo, out: dict, groups: np.ndarray, y: np.ndarray) -> dict:
+    """Per group: classification figures (lesions) or rejection rates (non-lesions)."""
+    thr = info.thresholds
+    by_model = out["lesion"] < thr["lesion"]
+    rejected = by_model | ~out["quality_ok"]
+    dermo = out["dermoscopic"] >= thr["dermoscopic"]
+    reports: dict[str, dict] = {}
+    for group in dict.fromkeys(g.split("/")[0] if g.startswith("skimage") else g for g in groups):
+        m = np.char.startswith(groups.astype(str), group)
+        if (y[m] >= 0).all():
+            rep = lesion_report(info, y[m], out["logits"][m], ~rejected[m])
+            rep["looks_dermoscopic"] = float(dermo[m].mean())
+        else:
+            rep = {"n": int(m.sum())}
+        rep["rejected"] = float(rejected[m].mean())
+        rep["rejected_by_model"] = float(by_model[m].mean())
+        rep["rejected_by_quality"] = float((~out["quality_ok"][m]).mean())
+        reports[group] = rep
+    return reports
 
 
-def plot_reliability(before: list, after: list, path: Path, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 5), dpi=110)
-    ax.plot([0, 1], [0, 1], "k--", lw=1, label="perfect")
-    for data, label in ((before, "before (T=1)"), (after, "after temperature")):
-        pts = [(c, a) for c, a, n in data if n > 0]
-        ax.plot([c for c, _ in pts], [a for _, a in pts], "o-", label=label)
-    ax.set_xlabel("confidence (top-1 probability)")
-    ax.set_ylabel("accuracy")
-    ax.set_title(title)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-
-
-def preprocess_split(samples, size: int, scale: float, offset: float) -> np.ndarray:
-    return np.stack([load_view(s.path, size).astype(np.float32) * scale + offset for s in samples])
-
-
-def nonlesion_inputs(size: int, scale: float, offset: float) -> tuple[np.ndarray, list[str]]:
-    from training.nonlesion import crops, sample_photos
-
-    xs, names = [], []
-    for name, im in sample_photos():
-        for k, box in enumerate(crops(im)):
-            xs.append(preprocess.prepare(im, size, scale, offset, box))
-            names.append(f"{name}#{k}")
-    return np.stack(xs) if xs else np.zeros((0, size, size, 3), np.float32), names
-
-
-def quality_reject(
-    x: np.ndarray, scale: float, offset: float, info: skmeta.ModelInfo
-) -> np.ndarray:
-    """Whether the app's quality/colour gates reject each (normalised) input."""
-    from skinlens import quality
-
-    rgb = np.clip((x - offset) / scale + 0.5, 0, 255).astype(np.uint8)
-    return np.array([not quality.run_all(r, info).ok for r in rgb], dtype=bool)
-
-
-def report(cfg: Config) -> dict:
-    from training.tfjs_graph import TfjsGraph
-
-    run, model_dir = Path(cfg.run_dir), Path(cfg.model_dir)
-    info = skmeta.load(model_dir / "metadata.json")
-    o = load_outputs(run)
-    ood = np.load(run / "ood_scores.npz")
-    result: dict = {
-        "generated": time.strftime("%Y-%m-%d"),
-        "config": json.loads((run / "config.json").read_text()),
+def build_metadata(cfg: dict, temperature: float, thresholds: dict, photo_types: dict) -> dict:
+    base = json.loads(BASE.read_text())
+    size = int(cfg["size"])
+    meta = {
+        "schema_version": base["schema_version"],
+        "name": "skinlens-lite0",
+        "status": "trained",
+        "architecture": "efficientnet_lite0",
+        "format": "tfjs_graph_model",
+        "variant": "float16",
+        "model_file": "model.json",
+        "input": {
+            "name": "image",
+            "size": size,
+            "shape": [1, size, size, 3],
+            "dtype": "float32",
+            "layout": "NHWC",
+            "color": "RGB",
+            "crop": "centred square of the short side (camera: the guide-circle ROI)",
+            "resize": f"Pillow BILINEAR (antialiased) to {size}x{size}",
+            "color_constancy": None if cfg["color_constancy"] == "none" else cfg["color_constancy"],
+            "normalization": {
+                "scale": 2.0 / 255.0,
+                "offset": -1.0,
+                "formula": "x_uint8 * scale + offset, i.e. [0,255] -> [-1,1]",
+            },
+        },
+        "outputs": {
+            "logits": {"shape": [1, 7], "meaning": "class logits; softmax(logits / temperature)"},
+            "lesion": {
+                "shape": [1, 1],
+                "meaning": "logit that the photo shows a skin lesion; below thresholds.lesion "
+                "the page says it cannot assess the photo",
+            },
+            "dermoscopic": {
+                "shape": [1, 1],
+                "meaning": "logit that the photo is a dermoscopy image rather than an ordinary "
+                "close-up (photo type; at or above thresholds.dermoscopic)",
+            },
+            "cam": {
+                "shape": [1, size // 32, size // 32, 7],
+                "meaning": "class activation maps: final features times each class's weights; "
+                "their grid mean plus the class bias is that class's logit",
+            },
+        },
+        "calibration": {"method": "temperature", "temperature": round(temperature, 6)},
+        "thresholds": thresholds,
+        "photo_types": photo_types,
     }
-    for split in ("val", "test"):
-        result[f"keras_{split}"] = split_report(
-            info, o[f"{split}_y"], o[f"{split}_logits"], ood[split]
-        )
+    meta["calibration"]["fitted_on"] = "val (HAM10000 + PAD-UFES-20 lesions)"
+    for key, value in base.items():
+        meta.setdefault(key, value)
+    skmeta.validate(meta)
+    return meta
 
-    samples = load_samples(cfg.data)
-    test = [s for s in samples if s.split == "test"]
-    y_test = labels_of(test, info.codes)
-    x_test = preprocess_split(test, cfg.size, cfg.norm_scale, cfg.norm_offset)
-    x_non, non_names = nonlesion_inputs(cfg.size, cfg.norm_scale, cfg.norm_offset)
-    q_test = quality_reject(x_test, cfg.norm_scale, cfg.norm_offset, info)
-    q_non = quality_reject(x_non, cfg.norm_scale, cfg.norm_offset, info)
-    result["variants"] = {}
-    for variant in ("float32", "float16", "uint8"):
-        vdir = run / "tfjs" / variant
-        if not vdir.exists():
-            continue
-        graph = TfjsGraph(vdir)
-        out = graph(x_test)
-        rep = split_report(info, y_test, out["logits"], out["ood_score"][:, 0])
-        rep["size_mb"] = round(sum(f.stat().st_size for f in vdir.iterdir()) / 1e6, 2)
-        non = graph(x_non) if len(x_non) else {"ood_score": np.zeros((0, 1))}
-        rej_model = non["ood_score"][:, 0] > info.thresholds["ood_score"]
-        rej_model_test = out["ood_score"][:, 0] > info.thresholds["ood_score"]
-        rep["ood"] = {
-            "nonlesion_images": len(x_non),
-            "nonlesion_rejected_by_model": float(rej_model.mean()) if len(x_non) else None,
-            "nonlesion_rejected_by_model_or_quality": float((rej_model | q_non).mean())
-            if len(x_non)
-            else None,
-            "test_lesions_rejected_by_model": float(rej_model_test.mean()),
-            "test_lesions_rejected_by_model_or_quality": float((rej_model_test | q_test).mean()),
-            "nonlesion_missed": [
-                n for n, r, q in zip(non_names, rej_model, q_non, strict=True) if not (r or q)
-            ],
-        }
-        result["variants"][variant] = rep
-        print(
-            f"{variant}: test bal acc {rep['balanced_accuracy']:.4f} auc {rep['macro_auc']:.4f} "
-            f"mel sens {rep['melanoma_sensitivity']:.3f} ece {rep['ece_after']:.4f} "
-            f"ood non-lesion {rep['ood']['nonlesion_rejected_by_model_or_quality']} "
-            f"lesions {rep['ood']['test_lesions_rejected_by_model_or_quality']:.3f}",
-            flush=True,
-        )
-    shipped = result["variants"].get(info.raw.get("variant", "float16"), result["keras_test"])
+
+def photo_type_notes(reports: dict) -> dict:
+    """What the page says per photo type, from the measured per-source figures."""
+    ham, pad = reports["ham10000/test"], reports["pad-ufes-20/test"]
+    return {
+        "dermoscopic": {
+            "label": "Dermoscopy image",
+            "balanced_accuracy": round(ham["balanced_accuracy"], 3),
+            "measured_on": "HAM10000 test",
+        },
+        "close_up": {
+            "label": "Ordinary close-up photo",
+            "balanced_accuracy": round(pad["balanced_accuracy"], 3),
+            "measured_on": "PAD-UFES-20 test",
+            "caution": "The model is less reliable on ordinary close-up photos than on "
+            f"dermoscopy images (balanced accuracy {pad['balanced_accuracy']:.2f} on phone "
+            f"photos vs {ham['balanced_accuracy']:.2f} on dermoscopy). A dermatoscope "
+            "image gives a more reliable result.",
+        },
+    }
+
+
+def labels(all_cases: list[Case], codes: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    groups = np.array([c.group for c in all_cases])
+    y = np.array([codes.index(c.dx) if c.dx else -1 for c in all_cases])
+    return groups, y
+
+
+def evaluate(run: Path, model_dir: Path, root: Path) -> dict:
+    cfg = json.loads((run / "config.json").read_text())
+    base = json.loads(BASE.read_text())
+    codes = [c["code"] for c in base["classes"]]
+    provisional = build_metadata(cfg, 1.0, {"escalation": {}, "lesion": 0.0}, {})
+    info = skmeta.ModelInfo(provisional)
+    all_cases = cases(root)
+    groups, y = labels(all_cases, codes)
+    print(f"evaluating {len(all_cases)} images from {sorted(set(groups))[:12]}...", flush=True)
+    out = run_model(run / "tfjs" / "float16", all_cases, info)
+    np.savez_compressed(run / "eval_outputs.npz", groups=groups, y=y, **out)
+    temperature, thresholds = calibration(provisional, codes, out, groups, y)
+    provisional["calibration"]["temperature"] = temperature
+    provisional["thresholds"] = thresholds
+    reports = group_reports(skmeta.ModelInfo(provisional), out, groups, y)
+    meta = build_metadata(cfg, temperature, thresholds, photo_type_notes(reports))
+    info = skmeta.ModelInfo(meta)
+    reports = group_reports(info, out, groups, y)
+    size_mb = sum(f.stat().st_size for f in (run / "tfjs" / "float16").iterdir()) / 1e6
+    result = {
+        "generated": time.strftime("%Y-%m-%d"),
+        "config": cfg,
+        "size_mb": round(size_mb, 2),
+        "sources": reports,
+    }
+    write_outputs(run, model_dir, meta, result)
+    return result
+
+
+def write_outputs(run: Path, model_dir: Path, meta: dict, result: dict) -> None:
+    from training.export import load_inference_model, write_golden
+    from training.model_card import plot_confusion, plot_reliability, write_model_card
+
+    model_dir.mkdir(parents=True, exist_ok=True)
+    (model_dir / "metadata.json").write_text(json.dumps(meta, indent=2) + "\n")
+    (model_dir / "metrics.json").write_text(json.dumps(result, indent=1) + "\n")
+    info = skmeta.ModelInfo(meta)
+    test = result["sources"]["ham10000/test"]
     plot_confusion(
-        np.array(shipped["confusion"]),
+        np.array(test["confusion"]),
         info.codes,
         model_dir / "confusion_test.png",
-        f"test split, shipped {info.raw.get('variant')} model (n={shipped['n']})",
+        f"HAM10000 test, shipped float16 model (n={test['n']})",
     )
     plot_reliability(
-        shipped["reliability_before"],
-        shipped["reliability_after"],
+        test["reliability_before"],
+        test["reliability_after"],
         model_dir / "reliability_test.png",
-        "test split: reliability diagram",
+        "HAM10000 test: reliability diagram",
     )
-    (model_dir / "metrics.json").write_text(json.dumps(result, indent=1) + "\n")
-    from training.model_card import write_model_card
-
     write_model_card(model_dir, info, result)
-    return result
+    write_golden(load_inference_model(run), model_dir, meta)
+    for name, rep in result["sources"].items():
+        print(
+            f"{name}: n {rep['n']}, rejected {rep['rejected']:.3f}"
+            + (f", bal acc {rep['balanced_accuracy']:.3f}" if "balanced_accuracy" in rep else "")
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("stage", choices=("calibrate", "report"))
-    p.add_argument("--run-dir", default=Config.run_dir)
-    p.add_argument("--model-dir", default=Config.model_dir)
-    p.add_argument("--data", default=Config.data)
-    p.add_argument(
-        "--mel-sensitivity",
-        type=float,
-        default=Config.mel_sensitivity,
-        help="melanoma sensitivity the Urgent threshold must reach (95%% lower bound)",
-    )
-    p.add_argument(
-        "--ood-reject",
-        type=float,
-        default=Config.ood_val_reject,
-        help="lesion rejection budget of the OOD + quality gates (95%% upper bound)",
-    )
+    p.add_argument("--run-dir", default="training/runs/lite0")
+    p.add_argument("--model-dir", default="models/skinlens-lite0")
+    p.add_argument("--data-root", default=str(sources.DEFAULT_ROOT))
     a = p.parse_args(argv)
-    saved = json.loads((Path(a.run_dir) / "config.json").read_text())
-    saved.update(run_dir=a.run_dir, model_dir=a.model_dir, data=a.data)
-    # Decision targets are product requirements, not training settings: take them
-    # from the command line (defaults: Config), never from an older run's config.
-    saved.update(mel_sensitivity=a.mel_sensitivity, ood_val_reject=a.ood_reject)
-    cfg = Config(**saved)
-    (calibrate if a.stage == "calibrate" else report)(cfg)
+    evaluate(Path(a.run_dir), Path(a.model_dir), Path(a.data_root))
 
 
 if __name__ == "__main__":

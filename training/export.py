@@ -2,15 +2,16 @@
 
     python -m training.export [--run-dir training/runs/lite0] [--model-dir models/skinlens-lite0]
 
-1. Rebuild the inference graph (``model.export_model``: ``image`` ->
-   ``logits``, ``ood_score``) from the run's backbone, classifier and OOD
-   statistics, and export it as a SavedModel (Keras 3 ``model.export``).
+1. Rebuild the inference graph in Keras (``model.export_model``: ``image`` ->
+   ``logits``, ``lesion``, ``dermoscopic``, ``cam``) from the run's trained
+   PyTorch weights, and export it as a SavedModel (Keras 3 ``model.export``).
 2. Convert it with ``tensorflowjs_converter`` to float32, float16 and uint8
    graph models (``training/runs/<run>/tfjs/<variant>/``); rewrite any rank-4
    fused-conv bias to rank 1 so the WASM backend accepts the graph.
-3. Copy the default variant into ``models/<name>/`` and write golden cases:
-   deterministic synthetic 224x224 RGB images (not dataset images) with the
-   Keras float32 outputs, so the browser can be checked against Keras without
+3. Copy the default variant into ``models/<name>/``. ``training.evaluate``
+   then measures it and writes the golden cases (:func:`write_golden`):
+   deterministic synthetic RGB images (not dataset images) with the Keras
+   float32 outputs, so the browser can be checked against Keras without
    TensorFlow installed.
 """
 
@@ -25,8 +26,9 @@ import keras
 import numpy as np
 from PIL import Image
 
-from training.model import MahalanobisScore, OODStats, export_model
+from training.model import OUTPUTS, export_model
 from training.tfjs_convert import convert
+from training.weights import load_shards
 
 VARIANTS = {
     "float32": [],
@@ -36,16 +38,34 @@ VARIANTS = {
 
 
 def load_inference_model(run: Path) -> keras.Model:
-    """The shipped graph rebuilt from a run's backbone, classifier and OOD statistics."""
-    keras.saving.get_custom_objects()["skinlens>MahalanobisScore"] = MahalanobisScore
-    backbone = keras.saving.load_model(run / "backbone.keras", compile=False)
-    cls = np.load(run / "classifier.npz")
-    kernel, bias = cls["arr_0"], cls["arr_1"]
-    ood = OODStats.load(run / "ood.npz")
-    dense = keras.layers.Dense(kernel.shape[1], name="classifier")
-    dense.build((None, kernel.shape[0]))
-    dense.set_weights([kernel, bias])
-    return export_model(backbone, dense, ood)
+    """The shipped graph rebuilt from a run's trained weights (``run/weights``)."""
+    size = int(json.loads((run / "config.json").read_text())["size"])
+    state = {k: v.numpy() for k, v in load_shards(run / "weights").items()}
+    return export_model(state, size)
+
+
+def name_outputs(model_json: Path, saved: Path) -> int:
+    """Give every output in the TF.js signature its SavedModel name.
+
+    tensorflowjs 4.22 keeps the names of some outputs and leaves others keyed by
+    their tensor (``Identity_1:0``) when two share a shape (``lesion`` and
+    ``dermoscopic``). The SavedModel signature lists its tensors in the order
+    of its sorted output names (``tf.nest.flatten``), which gives the mapping.
+    """
+    import tensorflow as tf
+
+    fn = tf.saved_model.load(str(saved)).signatures["serving_default"]
+    names = sorted(fn.structured_outputs)
+    by_tensor = {t.name: n for n, t in zip(names, fn.outputs, strict=True)}
+    spec = json.loads(model_json.read_text())
+    outputs = spec["signature"]["outputs"]
+    renamed = {by_tensor[v["name"]]: v for v in outputs.values()}
+    if set(renamed) != set(names):
+        raise RuntimeError(f"TF.js outputs {sorted(outputs)} do not match {names}")
+    changed = sum(k not in outputs for k in renamed)
+    spec["signature"]["outputs"] = renamed
+    model_json.write_text(json.dumps(spec))
+    return changed
 
 
 def fix_bias_rank(model_json: Path) -> int:
@@ -76,20 +96,22 @@ PARITY_RTOL = {"float32": 1e-4, "float16": 2e-2}
 
 
 def check_parity(model: keras.Model, tfjs_dir: Path, variant: str, size: int) -> float:
-    """Run the converted graph on the golden inputs and compare with Keras; fail loudly."""
+    """Run the converted graph on the golden inputs and compare every output with
+    Keras; fail loudly. Returns the largest difference relative to each output's scale."""
     from training.tfjs_graph import TfjsGraph
 
     x = np.stack([rgb for _, rgb in golden_images(size)]).astype(np.float32) * (2 / 255) - 1
-    want = np.asarray(model.predict(x, verbose=0)["logits"])
-    got = TfjsGraph(tfjs_dir)(x)["logits"]
-    diff = float(np.abs(got - want).max())
-    scale = max(float(np.abs(want).max()), 1.0)
-    if variant in PARITY_RTOL and not diff <= PARITY_RTOL[variant] * scale:
-        raise RuntimeError(
-            f"{variant}: converted graph differs from Keras by {diff:.4g} logits "
-            f"(largest |logit| {scale:.3g})"
-        )
-    return diff
+    want = model.predict(x, verbose=0)
+    got = TfjsGraph(tfjs_dir)(x)
+    worst = 0.0
+    for name in OUTPUTS:
+        w = np.asarray(want[name])
+        diff = float(np.abs(got[name].reshape(w.shape) - w).max())
+        rel = diff / max(float(np.abs(w).max()), 1.0)
+        worst = max(worst, rel)
+        if variant in PARITY_RTOL and not rel <= PARITY_RTOL[variant]:
+            raise RuntimeError(f"{variant}: output {name} differs from Keras by {diff:.4g}")
+    return worst
 
 
 def to_tfjs(model: keras.Model, out: Path, variants: list[str]) -> dict[str, Path]:
@@ -115,10 +137,12 @@ def to_tfjs(model: keras.Model, out: Path, variants: list[str]) -> dict[str, Pat
             ]
         )
         n = fix_bias_rank(dst / "model.json")
+        name_outputs(dst / "model.json", saved)
         diff = check_parity(model, dst, variant, int(model.input.shape[1]))
         size_mb = sum(f.stat().st_size for f in dst.iterdir()) / 1e6
         print(
-            f"{variant}: {size_mb:.2f} MB, max |logit - keras| {diff:.2e} on the golden inputs"
+            f"{variant}: {size_mb:.2f} MB, max relative difference to Keras {diff:.2e} "
+            "on the golden inputs"
             f"{f', {n} bias tensors reshaped' if n else ''}"
         )
         paths[variant] = dst
@@ -154,16 +178,21 @@ def golden_images(size: int = 224) -> list[tuple[str, np.ndarray]]:
 
 
 def write_golden(model: keras.Model, model_dir: Path, meta: dict) -> None:
+    """Golden cases: each synthetic PNG and the Keras float32 outputs for it, prepared
+    exactly as the page prepares a photo (colour constancy, normalisation)."""
+    from skinlens import preprocess
+
     from training.metrics import softmax
 
     gdir = model_dir / "golden"
     gdir.mkdir(parents=True, exist_ok=True)
     scale = meta["input"]["normalization"]["scale"]
     offset = meta["input"]["normalization"]["offset"]
+    constancy = meta["input"]["color_constancy"]
     cases = []
     for name, rgb in golden_images(meta["input"]["size"]):
         Image.fromarray(rgb).save(gdir / f"{name}.png")
-        x = rgb.astype(np.float32)[None] * np.float32(scale) + np.float32(offset)
+        x = preprocess.normalize(preprocess.model_pixels(rgb, constancy), scale, offset)[None]
         out = model.predict(x, verbose=0)
         logits = np.asarray(out["logits"], np.float64)
         cases.append(
@@ -171,7 +200,8 @@ def write_golden(model: keras.Model, model_dir: Path, meta: dict) -> None:
                 "file": f"{name}.png",
                 "logits": logits[0].round(6).tolist(),
                 "probs": softmax(logits, meta["calibration"]["temperature"])[0].round(6).tolist(),
-                "ood_score": round(float(np.asarray(out["ood_score"])[0, 0]), 4),
+                "lesion": round(float(np.asarray(out["lesion"])[0, 0]), 4),
+                "dermoscopic": round(float(np.asarray(out["dermoscopic"])[0, 0]), 4),
             }
         )
     (gdir / "golden.json").write_text(
@@ -206,12 +236,11 @@ def main(argv: list[str] | None = None) -> None:
     run, model_dir = Path(a.run_dir), Path(a.model_dir)
     model = load_inference_model(run)
     paths = to_tfjs(model, run, [a.variant, *[v for v in a.also if v != a.variant]])
+    model_dir.mkdir(parents=True, exist_ok=True)
     for f in model_dir.glob("group*-shard*"):
         f.unlink()
     for f in paths[a.variant].iterdir():
         shutil.copy2(f, model_dir / f.name)
-    meta = json.loads((model_dir / "metadata.json").read_text())
-    write_golden(model, model_dir, meta)
     print(f"exported {a.variant} to {model_dir}")
 
 

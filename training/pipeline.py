@@ -1,10 +1,11 @@
-"""The whole path from data to shipped model, each stage resumable:
+"""The whole path from data to shipped model:
 
-    python -m training.pipeline --data ../shared/data/ham10000 [train options]
+    python -m training.pipeline [--data-root ../shared/data] [--device cuda] [train options]
 
-train (cache -> fit -> predict) -> evaluate calibrate (val) -> export (TF.js
-float32/float16/uint8 + golden cases) -> evaluate report (test, every variant,
-model card). See ``python -m training.train --help`` for the options.
+train (PyTorch, resumable) -> export (Keras rebuild -> SavedModel -> TF.js
+float16, float32, uint8 with parity checks) -> evaluate (every source through
+the shipped graph; `val`-only temperature and thresholds; metadata, metrics,
+model card, golden cases). ``python -m training.train --help`` lists the options.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ from training import evaluate, export, train
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
-    cfg, _ = train.parse_args(argv)
-    train.main(argv)
-    common = ["--run-dir", cfg.run_dir, "--model-dir", cfg.model_dir, "--data", cfg.data]
-    evaluate.main(["calibrate", *common])
-    export.main(["--run-dir", cfg.run_dir, "--model-dir", cfg.model_dir])
-    evaluate.main(["report", *common])
+    cfg = train.parse_args(argv)
+    train.train(cfg)
+    model_dir = "models/skinlens-lite0"
+    export.main(["--run-dir", cfg.run_dir, "--model-dir", model_dir])
+    evaluate.main(
+        ["--run-dir", cfg.run_dir, "--model-dir", model_dir, "--data-root", cfg.data_root]
+    )
 
 
 if __name__ == "__main__":

@@ -13,6 +13,8 @@ from PIL import Image
 from skinlens import preprocess
 
 from training import data as tdata
+from training import negatives, sources
+from training.augment import DeviceAugment, device_view, frame
 
 CODES = ["akiec", "bcc", "bkl", "df", "mel", "nv", "vasc"]
 
@@ -93,20 +95,107 @@ def test_shared_dataset_has_no_lesion_leak() -> None:
     assert counts == {"train": 7047, "val": 916, "test": 896}
 
 
-def test_centred_view_is_exactly_the_app_preprocessing(tmp_path: Path) -> None:
-    rng = np.random.default_rng(0)
-    path = tmp_path / "x.jpg"
-    Image.fromarray(rng.integers(0, 256, (150, 200, 3), dtype=np.uint8)).save(path)
-    view = tdata.load_view(path, 224)
-    with Image.open(path) as im:
-        app = preprocess.crop_resize(im.convert("RGB"), 224)
-    np.testing.assert_array_equal(view, app)
-
-
-def test_augmented_views_vary_but_keep_shape_and_range(tmp_path: Path) -> None:
-    path = tmp_path / "x.jpg"
+def test_device_views_vary_but_keep_shape_and_range() -> None:
     yy, xx = np.mgrid[0:150, 0:200]
-    Image.fromarray(np.stack([xx % 256, yy % 256, (xx + yy) % 256], -1).astype(np.uint8)).save(path)
-    views = [tdata.load_view(path, 64, np.random.default_rng(i), tdata.Augment()) for i in range(4)]
+    image = Image.fromarray(np.stack([xx % 256, yy % 256, (xx + yy) % 256], -1).astype(np.uint8))
+    aug = DeviceAugment()
+    views = [device_view(image, 64, np.random.default_rng(i), aug) for i in range(6)]
     assert all(v.shape == (64, 64, 3) and v.dtype == np.uint8 for v in views)
-    assert len({v.tobytes() for v in views}) == 4
+    assert len({v.tobytes() for v in views}) == 6
+    again = device_view(image, 64, np.random.default_rng(0), aug)
+    np.testing.assert_array_equal(again, views[0])  # seeded: reproducible
+
+
+def test_zoom_out_surrounds_the_photo_with_its_own_skin_colour() -> None:
+    """Zooming out must not invent a black or mirrored border around the lesion."""
+    skin = np.full((150, 200, 3), (200, 150, 130), np.uint8)
+    skin[60:90, 85:115] = (60, 40, 30)  # the lesion
+    aug = DeviceAugment(zoom=(1.8, 1.8), shift=0.0)
+    view = frame(Image.fromarray(skin), 96, np.random.default_rng(0), aug)
+    border = np.concatenate([view[:4].reshape(-1, 3), view[-4:].reshape(-1, 3)])
+    assert np.abs(border.astype(int) - (200, 150, 130)).max() < 12
+    assert (view.mean(axis=2) < 80).mean() < 0.1  # one small dark lesion, not several
+
+
+def test_colour_cast_is_mostly_removed_by_the_page_preprocessing() -> None:
+    """Shades of Gray (the page's colour constancy) undoes a device's white balance."""
+    rng = np.random.default_rng(0)
+    rgb = np.clip(rng.normal((190, 140, 120), 20, (64, 64, 3)), 0, 255).astype(np.uint8)
+    cast = np.clip(rgb * np.array([0.8, 1.0, 1.25]), 0, 255).astype(np.uint8)
+    a = preprocess.shades_of_gray(rgb).astype(float).mean((0, 1))
+    b = preprocess.shades_of_gray(cast).astype(float).mean((0, 1))
+    assert np.abs(a - b).max() < 6
+    assert np.abs(rgb.mean((0, 1)) - cast.mean((0, 1))).max() > 25
+
+
+def test_negative_views_have_the_view_shape() -> None:
+    rng = np.random.default_rng(0)
+    photo = Image.fromarray(rng.integers(0, 256, (120, 160, 3), dtype=np.uint8))
+    for view in (
+        negatives.synthetic_view(48, rng),
+        negatives.photo_view(photo, 48, rng),
+        negatives.skin_view(photo, 48, rng),
+    ):
+        assert view.shape == (48, 48, 3) and view.dtype == np.uint8
+
+
+def _write_sources(root: Path) -> None:
+    """A tiny copy of every source layout: HAM10000, PAD-UFES-20, Derm7pt, non-lesion."""
+    for name in ("ham10000", "pad-ufes-20", "derm7pt", "nonlesion-imagenet"):
+        (root / name / "images").mkdir(parents=True)
+    img = Image.new("RGB", (40, 30), (180, 120, 100))
+    with open(root / "ham10000" / "metadata.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["lesion_id", "image_id", "dx", "split"])
+        for k, split in enumerate(("train", "val", "test")):
+            w.writerow([f"L{k}", f"ISIC_{k}", "mel", split])
+            img.save(root / "ham10000" / "images" / f"ISIC_{k}.jpg")
+    with open(root / "pad-ufes-20" / "metadata.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["img_id", "dx", "patient_id", "split"])
+        for k, split in enumerate(("train", "val", "test")):
+            w.writerow([f"P{k}.jpg", "bcc", f"PAT{k}", split])
+            img.save(root / "pad-ufes-20" / "images" / f"P{k}.jpg")
+    (root / "derm7pt" / "labels.csv").write_text("image,dx\nd0.jpg,nv\n")
+    img.save(root / "derm7pt" / "images" / "d0.jpg")
+    for k in range(20):
+        img.save(root / "nonlesion-imagenet" / "images" / f"n{k:03d}_thing.jpg")
+
+
+def test_sources_load_every_layout_and_never_fit_on_test_or_derm7pt(tmp_path: Path) -> None:
+    _write_sources(tmp_path)
+    items = sources.load(tmp_path)
+    assert {(i.source, i.split) for i in items} >= {
+        ("ham10000", "test"),
+        ("pad-ufes-20", "val"),
+        ("derm7pt", "external"),
+    }
+    assert all(i.path.exists() for i in items)
+    train = sources.training_items(items, "train")
+    assert {i.source for i in train} == {"ham10000", "pad-ufes-20", "nonlesion-imagenet"}
+    assert all(i.split == "train" for i in train)
+    for split in ("test", "external"):
+        with pytest.raises(ValueError, match="nothing is fitted"):
+            sources.training_items(items, split)
+
+
+def test_nonlesion_split_is_by_file_name_and_stable(tmp_path: Path) -> None:
+    _write_sources(tmp_path)
+    first = {i.path.name: i.split for i in sources.nonlesion(tmp_path)}
+    again = {i.path.name: i.split for i in sources.nonlesion(tmp_path)}
+    assert first == again and set(first.values()) == {"train", "val"}
+
+
+def test_each_epoch_draws_both_sources_every_class_and_negatives(tmp_path: Path) -> None:
+    from training.train import TrainConfig, training_entries
+
+    _write_sources(tmp_path)
+    entries, weights = training_entries(sources.load(tmp_path), TrainConfig())
+    assert weights.sum() == pytest.approx(1.0)
+    share: dict[str, float] = {}
+    for e, w in zip(entries, weights, strict=True):
+        key = e.item.source if e.kind == "lesion" else e.kind
+        share[key] = share.get(key, 0.0) + float(w)
+    assert share == pytest.approx(
+        {"ham10000": 0.55, "pad-ufes-20": 0.2, "photo": 0.12, "skin": 0.08, "synthetic": 0.05}
+    )

