@@ -155,7 +155,7 @@ def _jitter(i: int, amplitude: float) -> tuple[int, int]:
     )
 
 
-def _moving(base: np.ndarray, n: int, jitter: float) -> Iterator[np.ndarray]:
+def moving(base: np.ndarray, n: int, jitter: float) -> Iterator[np.ndarray]:
     """Crop ``WIDTH x HEIGHT`` windows out of a padded ``base`` with a small jitter."""
     pad = (base.shape[0] - HEIGHT) // 2
     for i in range(n):
@@ -185,7 +185,7 @@ def lesion_base(image: Image.Image | str | os.PathLike, pad: int = 8) -> np.ndar
 
 
 def lesion_frames(image, n: int = 45, jitter: float = 3.0) -> Iterator[np.ndarray]:
-    return _moving(lesion_base(image), n, jitter)
+    return moving(lesion_base(image), n, jitter)
 
 
 def blurred(frames: Iterable[np.ndarray], radius: float = 7.0) -> Iterator[np.ndarray]:
@@ -241,7 +241,7 @@ def scene_base(pad: int = 8, seed: int = 0) -> np.ndarray:
 
 
 def scene_frames(n: int = 45, jitter: float = 3.0) -> Iterator[np.ndarray]:
-    return _moving(scene_base(), n, jitter)
+    return moving(scene_base(), n, jitter)
 
 
 def roi_of(frame: np.ndarray, size: int = 224) -> np.ndarray:
@@ -262,9 +262,9 @@ def write_standard_clips(outdir: str | os.PathLike, image=None, n: int = 45) -> 
     if image is not None:
         base = lesion_base(image)
         for name, gen in (
-            ("lesion", lambda: _moving(base, n, 3.0)),
-            ("blurred", lambda: blurred(_moving(base, n, 3.0))),
-            ("dark", lambda: darkened(_moving(base, n, 3.0))),
+            ("lesion", lambda: moving(base, n, 3.0)),
+            ("blurred", lambda: blurred(moving(base, n, 3.0))),
+            ("dark", lambda: darkened(moving(base, n, 3.0))),
         ):
             clips[name] = out / f"{name}.y4m"
             write_y4m(clips[name], gen())

@@ -26,6 +26,7 @@ from imagegen import write_lesion_jpeg  # noqa: E402
 from PIL import Image  # noqa: E402
 
 import build  # noqa: E402
+import serve  # noqa: E402
 
 
 def default_images(tmp: Path) -> list[Path]:
@@ -88,7 +89,7 @@ def main() -> int:
     dist = Path(args.dist) if args.dist else tmp / "dist"
     if not args.dist:
         build.build(dist=dist, quiet=True)
-    srv = build.make_server(dist, "127.0.0.1", 0).start()
+    srv = serve.make_server(dist, "127.0.0.1", 0).start()
     server = LoggedServer(srv, tmp / "log")
     images = [Path(p) for p in args.images] or default_images(tmp)
     try:

@@ -12,7 +12,7 @@ import time
 from urllib.parse import urlsplit
 
 import pytest
-from browser_conftest import RESULT_TIMEOUT, classify, console_errors, open_app, result_attrs
+from harness import RESULT_TIMEOUT, classify, console_errors, open_app, result_attrs
 from imagegen import (
     lesion_like,
     write_big_jpeg,

@@ -16,85 +16,24 @@ Permission denied is the real browser path: no fake-UI flag and
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
+import fixtures_video as fv
 import numpy as np
 import pytest
+from harness import chromium, live_attrs, start_live, wait_for, watch
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(REPO), str(REPO / "tests"), str(REPO / "py")]
-
-import fixtures_video as fv  # noqa: E402
-from browser_conftest import Browser  # noqa: E402
-
-MODEL_DIR = REPO / "models" / "skinlens-lite0"
 CODES = ("akiec", "bcc", "bkl", "df", "mel", "nv", "vasc")
-READY_TIMEOUT = 120.0
-
-
-def _placeholder_model() -> bool:
-    try:
-        meta = json.loads((MODEL_DIR / "metadata.json").read_text())
-    except (OSError, ValueError):
-        return False
-    return str(meta.get("status", "")).upper().startswith("PLACEHOLDER")
-
-
-PLACEHOLDER = _placeholder_model()
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-
-LIVE_ATTRS_JS = """
-const l = document.getElementById('live');
-if (!l) return null;
-const o = {};
-for (const a of l.attributes) if (a.name.startsWith('data-')) o[a.name.slice(5)] = a.value;
-const m = document.getElementById('live-message');
-o.message = m && !m.hidden ? m.textContent : '';
-const i = document.getElementById('live-instruction');
-o.instruction = i ? i.textContent : '';
-return o;
-"""
-
-
-# --------------------------------------------------------------------------
-# browser fixtures
-# --------------------------------------------------------------------------
-def _need_browser() -> None:
-    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
-        pytest.skip("chromium/chromedriver missing: apt-get install chromium chromium-driver")
-    pytest.importorskip("selenium")
-    if not (MODEL_DIR / "model.json").is_file():
-        pytest.skip(f"no shipped model at {MODEL_DIR.relative_to(REPO)}/model.json yet")
 
 
 @pytest.fixture(scope="module")
-def live_server() -> Iterator[str]:
-    """The built page on 127.0.0.1, or ``SKINLENS_LIVE_URL`` (an already served build)."""
-    url = os.environ.get("SKINLENS_LIVE_URL")
-    if url:
-        if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
-            pytest.skip("chromium/chromedriver missing")
-        yield url if url.endswith("/") else url + "/"
-        return
-    _need_browser()
-    import build
-
-    tmp = Path(tempfile.mkdtemp(prefix="skinlens-live-dist-"))
-    try:
-        build.build(dist=tmp / "dist", quiet=True)
-        with build.running_server(tmp / "dist", port=0) as srv:
-            yield srv.url
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+def live_server(server, model_files) -> str:
+    """The session's built page on 127.0.0.1 (see conftest)."""
+    return server.url
 
 
 @pytest.fixture(scope="module")
@@ -121,90 +60,21 @@ def _clip(clip_dir: Path, name: str, frames) -> Path:
     return path
 
 
-@contextmanager
-def chromium(clip: Path | None, *, deny: bool = False) -> Iterator[Any]:
-    """The suite's headless Chromium (conftest.Browser) with a fake camera fed by ``clip``,
-    or with camera permission denied (no fake-UI auto-accept)."""
-    flags = ["--use-fake-device-for-media-stream"]
-    if deny:
-        flags.append("--deny-permission-prompts")
-    else:
-        flags += ["--use-fake-ui-for-media-stream", f"--use-file-for-fake-video-capture={clip}"]
-    browser = Browser(tuple(flags), width=1100, height=900)
-    try:
-        yield browser.driver
-    finally:
-        browser.close()
-
-
-def _wait(fn: Callable[[], Any], timeout: float, what: str, poll: float = 0.25) -> Any:
-    end = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < end:
-        last = fn()
-        if last:
-            return last
-        time.sleep(poll)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-
-
-def live_attrs(driver) -> dict[str, str] | None:
-    return driver.execute_script(LIVE_ATTRS_JS)
-
-
-def start_live(driver, url: str) -> None:
-    driver.get(url + "?backend=wasm")
-
-    def ready():
-        state = driver.execute_script(
-            "return [document.body.dataset.ready, document.body.dataset.error || '']"
-        )
-        if state[1]:
-            raise AssertionError(f"page failed to start: {state[1]}")
-        return state[0] == "true" and driver.execute_script(
-            "return !!document.getElementById('live')"
-        )
-
-    _wait(ready, READY_TIMEOUT, "body[data-ready=true] and #live")
-    driver.find_element("id", "camera-start").click()
-
-
-def watch(driver, until: Callable[[dict], bool], timeout: float, what: str) -> list[dict]:
-    """Poll #live until ``until(attrs)``; returns every sample seen."""
-    seen: list[dict] = []
-
-    def probe():
-        a = live_attrs(driver) or {}
-        seen.append(a)
-        return until(a)
-
-    try:
-        _wait(probe, timeout, what)
-    except AssertionError as e:
-        tail = json.dumps(seen[-3:], indent=1)[:1500]
-        raise AssertionError(f"{e}; last #live samples: {tail}") from None
-    return seen
-
-
 # --------------------------------------------------------------------------
 # browser tests
 # --------------------------------------------------------------------------
 @pytest.mark.browser
 @pytest.mark.data
 def test_steady_lesion_reaches_a_stable_verdict(live_server, clip_dir, lesion_base):
-    clip = _clip(clip_dir, "lesion", fv._moving(lesion_base, 45, 3.0))
+    clip = _clip(clip_dir, "lesion", fv.moving(lesion_base, 45, 3.0))
     with chromium(clip) as d:
         start_live(d, live_server)
-        if PLACEHOLDER:
-            # an untrained head is never confident: check the verdict, not its stability
-            seen = watch(d, lambda a: a.get("state") == "ok" and a.get("label"), 60, "a verdict")
-        else:
-            seen = watch(
-                d,
-                lambda a: a.get("state") == "ok" and a.get("stable") == "true" and a.get("label"),
-                60,
-                "a stable verdict on the steady lesion clip",
-            )
+        seen = watch(
+            d,
+            lambda a: a.get("state") == "ok" and a.get("stable") == "true" and a.get("label"),
+            60,
+            "a stable verdict on the steady lesion clip",
+        )
         a = seen[-1]
         assert a["label"] in CODES
         assert a["priority"] in ("Urgent", "High", "Medium", "Low")
@@ -221,7 +91,7 @@ def test_steady_lesion_reaches_a_stable_verdict(live_server, clip_dir, lesion_ba
         assert "fps" in panel
         # capture freezes the best recent frame with its result
         d.find_element("id", "camera-capture").click()
-        cap = _wait(
+        cap = wait_for(
             lambda: d.execute_script(
                 "const c = document.getElementById('live-captured');"
                 "return c && !c.hidden ? Object.assign({}, c.dataset) : null"
@@ -238,7 +108,7 @@ def test_steady_lesion_reaches_a_stable_verdict(live_server, clip_dir, lesion_ba
 @pytest.mark.browser
 @pytest.mark.data
 def test_blurred_clip_is_reported_blurry(live_server, clip_dir, lesion_base):
-    clip = _clip(clip_dir, "blurred", fv.blurred(fv._moving(lesion_base, 45, 3.0)))
+    clip = _clip(clip_dir, "blurred", fv.blurred(fv.moving(lesion_base, 45, 3.0)))
     with chromium(clip) as d:
         start_live(d, live_server)
         seen = watch(d, lambda a: a.get("state") == "blurry", 45, "data-state=blurry")
@@ -251,7 +121,7 @@ def test_blurred_clip_is_reported_blurry(live_server, clip_dir, lesion_base):
 @pytest.mark.browser
 @pytest.mark.data
 def test_dark_clip_is_reported_dark(live_server, clip_dir, lesion_base):
-    clip = _clip(clip_dir, "dark", fv.darkened(fv._moving(lesion_base, 45, 3.0)))
+    clip = _clip(clip_dir, "dark", fv.darkened(fv.moving(lesion_base, 45, 3.0)))
     with chromium(clip) as d:
         start_live(d, live_server)
         seen = watch(d, lambda a: a.get("state") == "dark", 45, "data-state=dark")

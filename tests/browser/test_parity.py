@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from browser_conftest import PARITY_REPORT, classify
+from harness import PARITY_REPORT, classify
 
 pytestmark = pytest.mark.browser
 

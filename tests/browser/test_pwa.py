@@ -14,9 +14,10 @@ import time
 from pathlib import Path
 
 import pytest
-from browser_conftest import DATA_DIR
+from harness import DATA_DIR
 
 import build
+import serve
 
 pytestmark = pytest.mark.browser
 
@@ -142,7 +143,7 @@ class Site:
         return res.manifest
 
     def serve(self, **kw):
-        return build.make_server(self.dist, port=kw.pop("port", 0), log=self.log, **kw).start()
+        return serve.make_server(self.dist, port=kw.pop("port", 0), log=self.log, **kw).start()
 
     def requests(self) -> list[str]:
         return self.log.read_text().splitlines() if self.log.exists() else []

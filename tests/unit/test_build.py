@@ -1,4 +1,4 @@
-"""build.py: pins, hash verification, dist assembly, build manifest, local server.
+"""build.py (pins, hash verification, dist assembly, build manifest) and serve.py (dev server).
 
 Everything here is offline: a tiny fake npm tarball stands in for the real runtime assets.
 """
@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 import build
+import serve
 
 ROOT = Path(build.__file__).resolve().parent
 
@@ -300,7 +301,7 @@ def _get(url):
 def test_server_headers_mime_base_and_log(project, tmp_path, base):
     run_build(project)
     log = tmp_path / "req.log"
-    with build.running_server(project / "dist", port=0, base=base, log=log) as srv:
+    with serve.running_server(project / "dist", port=0, base=base, log=log) as srv:
         assert srv.url.endswith(base)
         status, headers, body = _get(srv.url)
         assert status == 200 and b"<title>t</title>" in body
@@ -325,7 +326,7 @@ def test_server_headers_mime_base_and_log(project, tmp_path, base):
 
 def test_server_without_isolation_headers(project):
     run_build(project)
-    with build.running_server(project / "dist", port=0, isolation=False) as srv:
+    with serve.running_server(project / "dist", port=0, isolation=False) as srv:
         _, headers, _ = _get(srv.url)
         assert "Cross-Origin-Embedder-Policy" not in headers
 
@@ -334,7 +335,7 @@ def test_server_stop_closes_keepalive_connections(project):
     import http.client
 
     run_build(project)
-    srv = build.make_server(project / "dist", port=0).start()
+    srv = serve.make_server(project / "dist", port=0).start()
     host, port = srv.server_address[:2]
     conn = http.client.HTTPConnection(host, port, timeout=5)
     conn.request("GET", "/index.html")

@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import build  # noqa: E402
+import serve  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "tests" / "browser"))
 from conftest import Browser  # noqa: E402
@@ -65,7 +66,7 @@ def main() -> None:
     t0 = time.perf_counter()
     res = build.build(dist=tmp / "dist", quiet=True)
     build_s = time.perf_counter() - t0
-    srv = build.make_server(
+    srv = serve.make_server(
         tmp / "dist", port=0, base=args.base, isolation=not args.no_isolation_headers
     ).start()
     url = srv.url

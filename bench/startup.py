@@ -38,6 +38,7 @@ from imagegen import lesion_like, write_lesion_jpeg  # noqa: E402
 from PIL import Image  # noqa: E402
 
 import build  # noqa: E402
+import serve  # noqa: E402
 
 
 def ready_ms(browser: Browser) -> float:
@@ -86,7 +87,7 @@ def main() -> int:
         dist = tmp / "dist"
         build.build(dist=dist, quiet=True)
     log = tmp / "requests.log"
-    srv = build.make_server(dist, "127.0.0.1", 0, log=log).start()
+    srv = serve.make_server(dist, "127.0.0.1", 0, log=log).start()
     server = LoggedServer(srv, log)
 
     photo = Path(args.photo) if args.photo else None
