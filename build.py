@@ -480,8 +480,8 @@ def project_files(root: Path) -> dict[str, Path]:
             if p.is_file() and "__pycache__" not in rel and not rel.endswith((".pyc", "~")):
                 out[rel] = p
     pkg = root / "py" / "skinlens"
-    for p in sorted(pkg.rglob("*.py")):
-        if "__pycache__" not in p.parts:
+    for p in sorted(pkg.rglob("*")):
+        if p.suffix in (".py", ".json") and "__pycache__" not in p.parts:
             out["py/" + p.relative_to(root / "py").as_posix()] = p
     models = root / "models"
     if models.is_dir():
@@ -598,6 +598,7 @@ def build(
 
 
 # ----------------------------------------------------------------------------- serving
+
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

@@ -99,7 +99,7 @@ def cases(root: Path) -> list[Case]:
 def prepared(case: Case, info: skmeta.ModelInfo) -> tuple[np.ndarray, bool]:
     """The model input for ``case`` and whether the page's quality gates pass it."""
     rgb = preprocess.crop_resize(case.load(), info.input_size, case.box)
-    ok = quality.run_all(rgb, info.raw["quality"]).ok
+    ok = quality.run_all(rgb, quality.QualityThresholds.from_info(info)).ok
     x = preprocess.model_pixels(rgb, info.raw["input"]["color_constancy"])
     return preprocess.normalize(x, info.norm_scale, info.norm_offset), ok
 
@@ -172,7 +172,7 @@ def calibration(info_raw: dict, codes: list[str], out: dict, groups: np.ndarray,
 
 def priorities(info: skmeta.ModelInfo, logits: np.ndarray) -> np.ndarray:
     """The app's priority for each image (``skinlens.triage``; gates not applied)."""
-    return np.array([triage.assess(lg, None, info).priority for lg in logits])
+    return np.array([triage.assess({"logits": lg}, info).priority for lg in logits])
 
 
 def lesion_report(info: skmeta.ModelInfo, y: np.ndarray, logits: np.ndarray, acc: np.ndarray):

@@ -41,13 +41,17 @@ from PIL import Image, ImageFile, UnidentifiedImageError, features
 from skinlens import errors
 from skinlens.errors import DecodeError
 
-# Short side a big JPEG is decoded down to (by libjpeg's DCT scaling, 1/2..1/8):
-# 1.5x the 224 model input still leaves the antialiased resize real detail to
-# average, and lets a 12 MP photo decode at 1/8 scale (375 px), about twice as
-# fast as at 1/4, which is what keeps the 12 MP path within its budget in Pyodide.
-DEFAULT_TARGET = 336
-"""Short side (px) to keep when downscaling: ~2x the 224 model input, so the
-later crop of the guide circle or centre square still has real detail."""
+DECODE_SCALE = 1.5
+"""A big JPEG is decoded down to about this multiple of the model's input side (by libjpeg's
+DCT scaling, 1/2..1/8): 1.5x still leaves the antialiased resize real detail to average, and
+lets a 12 MP photo decode at 1/8 scale (375 px for a 224 input), about twice as fast as at
+1/4, which keeps the 12 MP path within its budget in Pyodide."""
+
+
+def target_for(input_size: int) -> int:
+    """Short side (px) to decode down to for a model whose input is ``input_size`` square."""
+    return round(DECODE_SCALE * input_size)
+
 
 MAX_PIXELS = 200_000_000
 """Largest JPEG accepted (pixels, from the header). 200 MP covers the largest
@@ -63,27 +67,12 @@ MIN_SIDE = 32
 
 SUPPORTED_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "WEBP", "BMP", "GIF")
 
-# Known types we recognise but do not decode: (label, is_image).
-_UNSUPPORTED_IMAGE_HINTS = {
-    "HEIC": "HEIC/HEIF photos (the iPhone default) cannot be read here. "
-    "Export or share the photo as JPEG (iPhone: Settings > Camera > Formats > Most Compatible).",
-    "AVIF": "AVIF images cannot be read here. Save the photo as JPEG or PNG.",
-    "TIFF": "TIFF images are not supported. Save the photo as JPEG or PNG.",
-    "SVG": "Vector drawings (SVG) are not photos. Choose a JPEG or PNG photo of the lesion.",
-    "ICO": "Icons are not supported. Choose a JPEG or PNG photo of the lesion.",
-    "PSD": "Photoshop files are not supported. Export the photo as JPEG or PNG.",
-    "JPEG2000": "JPEG 2000 images are not supported. Save the photo as JPEG or PNG.",
-    "JPEGXL": "JPEG XL images are not supported. Save the photo as JPEG or PNG.",
-}
+UNSUPPORTED_IMAGES = frozenset({"HEIC", "AVIF", "TIFF", "SVG", "ICO", "PSD", "JPEG2000", "JPEGXL"})
+"""Image types recognised by their bytes but not decoded (each has its own advice in the
+wording catalogue, ``unsupported-format.<KIND>``)."""
 
-_NON_IMAGE_NAMES = {
-    "PDF": "a PDF document",
-    "ZIP": "a ZIP archive or office document",
-    "GZIP": "a compressed archive",
-    "VIDEO": "a video",
-    "TEXT": "a text file",
-    "HTML": "a web page",
-}
+NON_IMAGES = frozenset({"PDF", "ZIP", "GZIP", "VIDEO", "TEXT", "HTML"})
+"""File types recognised as not being images at all (``file-kind.<KIND>`` names them)."""
 
 # EXIF orientation -> transpose that displays the image upright. Same table as
 # ``PIL.ImageOps.exif_transpose``; applied here on the already-reduced image
@@ -237,25 +226,18 @@ def _bomb_guard(max_pixels: int) -> Iterator[None]:
 
 
 def _too_large(pixels: int | None, limit: int, fmt: str) -> DecodeError:
-    size = f"{pixels / 1e6:.0f}-megapixel " if pixels else ""
     return DecodeError(
         errors.IMAGE_TOO_LARGE,
-        f"This {size}{fmt} image is too large to open safely (limit {limit / 1e6:.0f} MP). "
-        "Resize it or send a normal camera photo.",
+        None if pixels else "unknown-size",
         pixels=pixels,
-        limit=limit,
+        megapixels=f"{(pixels or 0) / 1e6:.0f}",
+        limit_mp=f"{limit / 1e6:.0f}",
         format=fmt,
     )
 
 
 def _corrupt(fmt: str, exc: BaseException) -> DecodeError:
-    return DecodeError(
-        errors.CORRUPT_IMAGE,
-        f"This {fmt} file is damaged or incomplete and cannot be read. "
-        "Try saving or exporting the photo again.",
-        format=fmt,
-        cause=f"{type(exc).__name__}: {exc}",
-    )
+    return DecodeError(errors.CORRUPT_IMAGE, format=fmt, cause=f"{type(exc).__name__}: {exc}")
 
 
 def _read_orientation(image: Image.Image) -> int:
@@ -305,49 +287,29 @@ def to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def decode_image(
-    data: bytes | bytearray | memoryview,
-    *,
-    target: int = DEFAULT_TARGET,
-    max_pixels: int = MAX_PIXELS,
-    max_full_decode_pixels: int = MAX_FULL_DECODE_PIXELS,
-    min_side: int = MIN_SIDE,
-) -> DecodedImage:
-    """Decode an uploaded file's bytes into an upright 8-bit RGB image.
-
-    Images whose short side is at least ``2 * target`` are downscaled so the
-    result's short side lies in ``[target, 2 * target)``; smaller images are
-    returned at their own size. Raises :class:`DecodeError` (never a Pillow
-    exception) with one of :data:`skinlens.errors.DECODE_CODES`.
-    """
-    n_bytes = len(data)
-    if n_bytes == 0:
-        raise DecodeError(
-            errors.EMPTY_FILE, "The file is empty (0 bytes). Choose the photo again.", n_bytes=0
-        )
-
+def _sniff(data: bytes | bytearray | memoryview) -> str:
+    """The decodable format of ``data``, or the :class:`DecodeError` saying why not."""
+    if len(data) == 0:
+        raise DecodeError(errors.EMPTY_FILE, n_bytes=0)
     kind = sniff_format(data)
-    if kind is None or kind in _NON_IMAGE_NAMES:
-        what = _NON_IMAGE_NAMES.get(kind or "", "not a picture we recognise")
-        raise DecodeError(
-            errors.NOT_AN_IMAGE,
-            f"This file is not an image (it looks like {what}). "
-            "Choose a JPEG, PNG or WebP photo of the skin lesion."
-            if kind
-            else "This file is not an image we recognise. "
-            "Choose a JPEG, PNG or WebP photo of the skin lesion.",
-            detected=kind,
-        )
-    if kind in _UNSUPPORTED_IMAGE_HINTS:
-        raise DecodeError(errors.UNSUPPORTED_FORMAT, _UNSUPPORTED_IMAGE_HINTS[kind], detected=kind)
-    if kind == "WEBP" and not features.check("webp"):
-        raise DecodeError(
-            errors.UNSUPPORTED_FORMAT,
-            "WebP images cannot be read by this version of the app. Save the photo as JPEG or PNG.",
-            detected=kind,
-        )
+    if kind is None:
+        raise DecodeError(errors.NOT_AN_IMAGE)
+    if kind in NON_IMAGES:
+        raise DecodeError(errors.NOT_AN_IMAGE, "detected", detected=kind)
+    if kind in UNSUPPORTED_IMAGES or (kind == "WEBP" and not features.check("webp")):
+        raise DecodeError(errors.UNSUPPORTED_FORMAT, kind, detected=kind)
+    return kind
 
-    limit = max_pixels if kind == "JPEG" else min(max_pixels, max_full_decode_pixels)
+
+def _load(
+    data: bytes | bytearray | memoryview, kind: str, target: int, limits: tuple[int, int, int]
+) -> tuple[Image.Image, int, tuple[int, int]]:
+    """Open, check the size from the header, decode (big JPEGs at reduced DCT scale).
+
+    ``limits`` is ``(max_pixels, limit for this format, min_side)``; returns the loaded
+    image, the libjpeg scale denominator used and the stored (not yet oriented) size.
+    """
+    max_pixels, limit, min_side = limits
     with _bomb_guard(max_pixels):
         try:
             image = Image.open(io.BytesIO(data), formats=[kind])
@@ -355,23 +317,12 @@ def decode_image(
             raise _too_large(None, limit, kind) from exc
         except _DECODER_ERRORS as exc:
             raise _corrupt(kind, exc) from exc
-
         width, height = image.size
         pixels = width * height
         if pixels > limit:
             raise _too_large(pixels, limit, kind)
         if min(width, height) < min_side:
-            raise DecodeError(
-                errors.IMAGE_TOO_SMALL,
-                f"This image is only {width}x{height} pixels; at least {min_side} px "
-                "on each side are needed. Send the original photo, not a thumbnail.",
-                size=[width, height],
-            )
-
-        source_mode = image.mode
-        # ``is_animated`` peeks at the second frame only (``n_frames`` would scan
-        # the whole file); the first frame is what gets decoded.
-        animated = bool(getattr(image, "is_animated", False))
+            raise DecodeError(errors.IMAGE_TOO_SMALL, width=width, height=height, min_side=min_side)
         draft_scale = 1
         if kind == "JPEG" and min(width, height) >= 2 * target:
             # libjpeg picks the largest 1/2^k scale whose result is still >= target
@@ -385,24 +336,44 @@ def decode_image(
             raise _too_large(pixels, limit, kind) from exc
         except _DECODER_ERRORS as exc:
             raise _corrupt(kind, exc) from exc
+    return image, draft_scale, (width, height)
 
+
+def decode_image(
+    data: bytes | bytearray | memoryview,
+    *,
+    target: int,
+    max_pixels: int = MAX_PIXELS,
+    max_full_decode_pixels: int = MAX_FULL_DECODE_PIXELS,
+    min_side: int = MIN_SIDE,
+) -> DecodedImage:
+    """Decode an uploaded file's bytes into an upright 8-bit RGB image.
+
+    ``target`` comes from :func:`target_for` (the model's input size).
+    Images whose short side is at least ``2 * target`` are downscaled so the
+    result's short side lies in ``[target, 2 * target)``; smaller images are
+    returned at their own size. Raises :class:`DecodeError` (never a Pillow
+    exception) with one of :data:`skinlens.errors.DECODE_CODES`.
+    """
+    kind = _sniff(data)
+    limit = max_pixels if kind == "JPEG" else min(max_pixels, max_full_decode_pixels)
+    image, draft_scale, (width, height) = _load(data, kind, target, (max_pixels, limit, min_side))
+    source_mode = image.mode
+    # ``is_animated`` peeks at the second frame only (``n_frames`` would scan the whole file).
+    animated = bool(getattr(image, "is_animated", False))
     orientation = _read_orientation(image)
     try:
         rgb = to_rgb(image)
     except _DECODER_ERRORS as exc:
         raise _corrupt(kind, exc) from exc
-
-    short = min(rgb.size)
-    factor = short // target
+    factor = min(rgb.size) // target
     if factor >= 2:
         # Box-average by an integer factor: antialiased, cheap, and it lands the
         # short side in [target, 2 * target).
         rgb = rgb.reduce(factor)
-
     method = _ORIENTATION_TRANSPOSE.get(orientation)
     if method is not None:
         rgb = rgb.transpose(method)
-
     swapped = orientation in (5, 6, 7, 8)
     original_size = (height, width) if swapped else (width, height)
     info = DecodeInfo(
@@ -415,6 +386,6 @@ def decode_image(
         orientation_applied=method is not None,
         source_mode=source_mode,
         animated=animated,
-        n_bytes=n_bytes,
+        n_bytes=len(data),
     )
     return DecodedImage(rgb, info)

@@ -1,14 +1,13 @@
-"""Typed, user-presentable errors with stable machine codes.
+"""Typed failures with stable machine codes.
 
-The page shows ``message`` to the person and puts ``code`` into
-``#result[data-reason]``; tests and outside tools match on ``code``, so codes
-are part of the automation contract and never change once released. Messages
-may be reworded freely.
+A failure that stops one photo is raised as a :class:`SkinlensError` subclass and caught in
+one place (:func:`skinlens.photo.assess_photo`), which turns it into a rejected
+assessment. ``code`` goes into ``#result[data-reason]`` (the automation contract: codes
+never change once released); the words come from :mod:`skinlens.wording` keyed by the code
+(and ``variant``, a refinement such as the detected file kind), filled with ``details``.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 # Decode failures (``decode.decode_image``).
 EMPTY_FILE = "empty-file"
@@ -17,6 +16,10 @@ UNSUPPORTED_FORMAT = "unsupported-format"
 CORRUPT_IMAGE = "corrupt-image"
 IMAGE_TOO_LARGE = "image-too-large"
 IMAGE_TOO_SMALL = "image-too-small"
+# Failures around the pipeline.
+READ_ERROR = "read-error"
+MODEL_ERROR = "model-error"
+INTERNAL_ERROR = "internal-error"
 
 DECODE_CODES: tuple[str, ...] = (
     EMPTY_FILE,
@@ -29,27 +32,32 @@ DECODE_CODES: tuple[str, ...] = (
 
 
 class SkinlensError(Exception):
-    """Base error: a stable ``code`` for machines, a ``message`` for people.
+    """A stable ``code`` for machines; ``variant`` and ``details`` for the wording.
 
-    ``details`` carries measured facts (e.g. the pixel count that was refused)
-    so the UI can show them without parsing the message.
+    ``details`` are measured facts (the pixel count that was refused, the detected
+    format, the cause's text) that the catalogue's sentence is filled with.
     """
 
-    code: str = "error"
-
-    def __init__(self, code: str, message: str, **details: Any) -> None:
-        super().__init__(message)
+    def __init__(self, code: str, variant: str | None = None, **details: object) -> None:
+        super().__init__(f"{code}{'.' + variant if variant else ''} {details}")
         self.code = code
-        self.message = message
-        self.details: dict[str, Any] = details
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly form for the page (no exception objects cross to JS)."""
-        return {"code": self.code, "message": self.message, "details": dict(self.details)}
+        self.variant = variant
+        self.details: dict[str, object] = details
 
 
 class DecodeError(SkinlensError):
-    """The uploaded bytes could not be turned into an RGB image.
+    """The uploaded bytes could not be turned into an RGB image (one of ``DECODE_CODES``)."""
 
-    Always carries one of ``DECODE_CODES`` so the page can branch on it.
-    """
+
+class ReadError(SkinlensError):
+    """The browser could not hand over the file's bytes."""
+
+    def __init__(self, cause: str) -> None:
+        super().__init__(READ_ERROR, cause=cause)
+
+
+class ModelError(SkinlensError):
+    """The model (the inference worker) failed on an input."""
+
+    def __init__(self, cause: str) -> None:
+        super().__init__(MODEL_ERROR, cause=cause)

@@ -25,6 +25,7 @@ REQUIRED_KEYS = (
     "calibration",
     "thresholds",
     "recommendations",
+    "live",
 )
 
 
@@ -34,6 +35,20 @@ class LesionClass:
     code: str
     name: str
     priority: str
+
+
+@dataclass(frozen=True)
+class LiveSettings:
+    """The metadata's ``live`` section: how the camera view samples and smooths."""
+
+    roi_fraction: float
+    """Side of the guide circle's square ROI as a fraction of the video's short side."""
+    max_fps: float
+    """Frame-rate cap (the track's own rate caps it further)."""
+    idle_share: float
+    """Share of the time left to the page between frames."""
+    smoothing: dict[str, Any]
+    """:class:`skinlens.smoothing.SmoothingConfig` fields."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +92,26 @@ class ModelInfo:
     def recommendations(self) -> dict[str, str]:
         return self.raw["recommendations"]
 
+    @property
+    def escalation(self) -> dict[str, str]:
+        """Class code -> priority it escalates to when its threshold is reached."""
+        return self.raw.get("escalation", {})
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        """Names of the model's outputs (what the inference worker returns)."""
+        return tuple(self.raw["outputs"])
+
+    @property
+    def live(self) -> LiveSettings:
+        section = self.raw["live"]
+        return LiveSettings(
+            roi_fraction=float(section["roi_fraction"]),
+            max_fps=float(section["max_fps"]),
+            idle_share=float(section["idle_share"]),
+            smoothing=dict(section["smoothing"]),
+        )
+
 
 def validate(raw: dict[str, Any]) -> None:
     """Raise ``ValueError`` naming the first problem in a metadata dict."""
@@ -97,6 +132,8 @@ def validate(raw: dict[str, Any]) -> None:
         raise ValueError("input.normalization needs scale and offset")
     if float(raw["calibration"]["temperature"]) <= 0:
         raise ValueError("calibration temperature must be > 0")
+    if not 0.0 < float(raw["live"]["roi_fraction"]) <= 1.0:
+        raise ValueError("live.roi_fraction must be in (0, 1]")
 
 
 def parse(text: str) -> ModelInfo:

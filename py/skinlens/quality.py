@@ -37,7 +37,6 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any
 
 import numpy as np
 
@@ -45,18 +44,6 @@ from skinlens.metadata import ModelInfo
 
 GATE_ORDER: tuple[str, ...] = ("dark", "bright", "not-lesion", "glare", "blurry")
 """Each gate is named by the verdict it gives on failure (``#live data-state``)."""
-
-VERDICTS: tuple[str, ...] = ("ok", *GATE_ORDER)
-
-INSTRUCTIONS: dict[str, str] = {
-    "ok": "",
-    "dark": "More light: the picture is too dark. Turn on a light or the torch.",
-    "bright": "Too bright: move out of direct light or turn the torch off.",
-    "glare": "Reduce glare: tilt the camera slightly, or use a dermatoscope.",
-    "not-lesion": "Move closer: put one skin lesion inside the circle.",
-    "blurry": "Hold steadier / tap to focus: the picture is blurred.",
-}
-"""What the person should do, per verdict (shown next to the guide circle)."""
 
 # ITU-R BT.601 luma weights: what "brightness" means to a person, and the
 # weights used by canvas/JPEG YCbCr, so numbers match other tools.
@@ -108,29 +95,11 @@ class QualityThresholds:
     """Blurred when the noise-corrected sharpness (:func:`sharpness`) is below this."""
 
     @classmethod
-    def from_mapping(cls, section: Mapping[str, Any] | None) -> QualityThresholds:
-        """Build from a metadata ``quality`` section; unknown keys are ignored
-        (documentation such as ``calibration`` lives alongside), missing keys
-        keep their defaults so older metadata still works."""
-        if not section:
-            return cls()
+    def from_info(cls, info: ModelInfo) -> QualityThresholds:
+        """Thresholds from the metadata's ``quality`` section (documentation such as
+        ``calibration`` lives alongside and is skipped; a missing key keeps its default)."""
         names = {f.name for f in fields(cls)}
-        values = {k: float(v) for k, v in section.items() if k in names}
-        return cls(**values)
-
-    @classmethod
-    def from_info(
-        cls, info: QualityThresholds | ModelInfo | Mapping[str, Any] | None
-    ) -> QualityThresholds:
-        """Thresholds from a :class:`ModelInfo`, a whole metadata dict, or a
-        bare ``quality`` section (what the live loop may pass)."""
-        if info is None:
-            return cls()
-        if isinstance(info, QualityThresholds):
-            return info
-        raw = info.raw if isinstance(info, ModelInfo) else info
-        section = raw.get("quality", raw) if isinstance(raw, Mapping) else None
-        return cls.from_mapping(section)
+        return cls(**{k: float(v) for k, v in info.raw.get("quality", {}).items() if k in names})
 
 
 @dataclass(frozen=True)
@@ -141,31 +110,14 @@ class GateResult:
     passed: bool
     value: float
     threshold: float
-    instruction: str
-
-    @property
-    def verdict(self) -> str:
-        """``ok`` or this gate's failure verdict."""
-        return "ok" if self.passed else self.name
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly form for the stats panel."""
-        return {
-            "name": self.name,
-            "verdict": self.verdict,
-            "passed": self.passed,
-            "value": round(self.value, 5),
-            "threshold": self.threshold,
-            "instruction": self.instruction,
-        }
 
 
 @dataclass(frozen=True)
 class QualityReport:
-    """All gates' results; ``verdict`` is the first failure in :data:`GATE_ORDER`."""
+    """All gates' results; ``verdict`` is ``ok`` or the first failure in :data:`GATE_ORDER`
+    (a reason code: the wording catalogue says what to do about it)."""
 
     verdict: str
-    instruction: str
     gates: tuple[GateResult, ...]
     measurements: dict[str, float] = field(default_factory=dict)
     ms: float = 0.0
@@ -174,27 +126,6 @@ class QualityReport:
     def ok(self) -> bool:
         """True when every gate passed: the frame may be classified."""
         return self.verdict == "ok"
-
-    @property
-    def failed_gate(self) -> GateResult | None:
-        """The gate that decided the verdict, if any."""
-        return next((g for g in self.gates if not g.passed), None)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly form (``#live`` state plus stats-panel numbers)."""
-        return {
-            "verdict": self.verdict,
-            "ok": self.ok,
-            "instruction": self.instruction,
-            "gates": [g.to_dict() for g in self.gates],
-            "measurements": {k: round(v, 5) for k, v in self.measurements.items()},
-            "ms": round(self.ms, 3),
-        }
-
-
-def luminance(rgb: np.ndarray) -> np.ndarray:
-    """BT.601 luma of a uint8 RGB array as float32 in 0..255."""
-    return rgb.astype(np.float32) @ _LUMA
 
 
 def noise_sigma(y: np.ndarray) -> float:
@@ -340,26 +271,19 @@ def evaluate(m: Mapping[str, float], t: QualityThresholds) -> tuple[GateResult, 
         ("blurry", m["sharpness"] >= t.blur_min_sharpness, m["sharpness"], t.blur_min_sharpness),
     )
     return tuple(
-        GateResult(name, bool(ok), float(value), float(limit), "" if ok else INSTRUCTIONS[name])
-        for name, ok, value, limit in results
+        GateResult(name, bool(ok), float(value), float(limit)) for name, ok, value, limit in results
     )
 
 
-def run_all(
-    rgb: np.ndarray,
-    thresholds: QualityThresholds | ModelInfo | Mapping[str, Any] | None = None,
-) -> QualityReport:
+def run_all(rgb: np.ndarray, thresholds: QualityThresholds) -> QualityReport:
     """Run every gate on a uint8 RGB (or RGBA) ROI; the first failure decides.
 
     All measurements are returned even after a failure, for the stats panel.
-    ``thresholds`` may be a :class:`QualityThresholds`, a :class:`ModelInfo`,
-    a metadata dict or its ``quality`` section; ``None`` uses the defaults.
     """
     start = time.perf_counter()
-    t = QualityThresholds.from_info(thresholds)
-    m = measure(rgb, t)
-    gates = evaluate(m, t)
+    m = measure(rgb, thresholds)
+    gates = evaluate(m, thresholds)
     failed = next((g for g in gates if not g.passed), None)
     verdict = failed.name if failed else "ok"
     ms = (time.perf_counter() - start) * 1000.0
-    return QualityReport(verdict, INSTRUCTIONS[verdict], gates, m, ms)
+    return QualityReport(verdict, gates, m, ms)

@@ -1,63 +1,51 @@
 """Model outputs -> calibrated probabilities -> a sensitivity-first priority.
 
-Why not simply "priority of the top class": a lesion the model scores
-melanoma 31% / naevus 62% would then be "Low", yet a 31% melanoma risk is
-exactly what a screening tool must not wave through. So:
+The one place that decides, for photos and live frames alike:
 
-1. Probabilities are temperature-calibrated (``softmax(logits / T)``, ``T``
-   fitted on the validation split), so a threshold on them means what it says.
-2. The priority starts at the top class's priority; every class listed in
-   ``thresholds.escalation`` whose probability reaches its threshold (chosen on
-   the validation split for high sensitivity) raises it to that class's
-   escalation priority. The most urgent level wins.
-3. Inputs the model should not judge get *no* class verdict and priority
-   ``None`` ("cannot assess"), with a reason code and a message: failed
-   quality gates, an out-of-distribution score above ``thresholds.ood_score``,
-   files that could not be decoded, and (when no escalation fired) a top
-   probability below ``thresholds.min_confidence``.
+1. **Calibration**: ``softmax(logits / T)`` with ``T`` fitted on the validation split, so a
+   threshold on a probability means what it says (:func:`calibrate`).
+2. **Out of distribution**: the model's own "is this what I was trained on" output against
+   its threshold (:func:`out_of_distribution`). A rejected input gets no class verdict.
+3. **Escalation**: the priority starts at the top class's; every class listed in
+   ``thresholds.escalation`` whose probability reaches its threshold (chosen on the
+   validation split for high sensitivity) raises it to the class's escalation priority; the
+   most urgent level wins. Why not "priority of the top class": melanoma 31% / naevus 62%
+   would then be "Low", and a 31% melanoma risk is exactly what screening must not wave
+   through (:func:`decide`).
+4. **Low confidence**: without an escalation, a top probability below
+   ``thresholds.min_confidence`` is not assessed either.
 
-Everything the page shows comes from :meth:`Assessment.to_result_dict`, so the
-automation contract (``#result`` data attributes) is produced in one place.
+Everything else (quality gates, decode failures) rejects before the model runs and reaches
+:func:`rejected` with its reason code. The words for each outcome live in
+:mod:`skinlens.wording`.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 
 from skinlens.errors import SkinlensError
 from skinlens.metadata import PRIORITY_ORDER, ModelInfo
-from skinlens.quality import QualityReport
 
 NONE_PRIORITY = "None"
 """``#result[data-priority]`` value for "cannot assess"."""
 
-REASON_NOT_LESION = "not-lesion"
-"""Reason code when the model's OOD score (or low confidence) rejects the input.
-The same code as the colour gate's, because the person's remedy is the same."""
+NOT_LESION = "not-lesion"
+"""Reason code when the model says the input is not what it knows. The same code as the
+colour gate's, because the person's remedy is the same."""
 
-_NOT_LESION_MESSAGE = (
-    "This does not look like a skin lesion the model knows. "
-    "Move closer: put one skin lesion inside the circle, or choose a close-up photo of it."
-)
-_LOW_CONFIDENCE_MESSAGE = (
-    "The model is not confident about this image. "
-    "Retake a sharp, close-up photo of one skin lesion."
-)
-
-LogitsLike = Sequence[float] | np.ndarray
+LOW_CONFIDENCE = "low-confidence"
 
 
-def calibrated_probs(logits: LogitsLike, temperature: float) -> np.ndarray:
-    """Temperature-scaled softmax, numerically stable, as float64.
+def calibrated_probs(logits: Sequence[float] | np.ndarray, temperature: float) -> np.ndarray:
+    """Temperature-scaled softmax, numerically stable, as float64 (row-wise for N x C).
 
-    Subtracting the maximum before ``exp`` avoids overflow for large logits;
-    float64 keeps tiny probabilities from rounding to exactly 0 or 1. A batch
-    (N x C) is handled row-wise.
+    Subtracting the maximum before ``exp`` avoids overflow for large logits; float64 keeps
+    tiny probabilities from rounding to exactly 0 or 1.
     """
     t = float(temperature)
     if not math.isfinite(t) or t <= 0:
@@ -73,247 +61,146 @@ def calibrated_probs(logits: LogitsLike, temperature: float) -> np.ndarray:
     return e / e.sum(axis=-1, keepdims=True)
 
 
-def _rank(priority: str) -> int:
-    """Lower is more urgent (index in ``PRIORITY_ORDER``)."""
-    return PRIORITY_ORDER.index(priority)
+@dataclass(frozen=True)
+class OodCheck:
+    """The out-of-distribution decision: which output, its value, the limit, the verdict."""
 
-
-def _pct(p: float, other: float | None = None) -> str:
-    """Percent for people: whole numbers, one decimal when two values would
-    otherwise print the same (``18%`` vs ``18%`` reads as a contradiction)."""
-    if other is not None and round(p * 100) == round(other * 100) and p != other:
-        return f"{p * 100:.1f}%"
-    return f"{p * 100:.0f}%"
+    output: str
+    value: float
+    limit: float
+    rejected: bool
 
 
 @dataclass(frozen=True)
-class ClassProb:
-    """One class with its calibrated probability, for display."""
+class Calibrated:
+    """One input's calibrated class probabilities and its out-of-distribution check."""
 
-    index: int
+    probs: np.ndarray
+    ood: OodCheck | None
+
+    @property
+    def rejected(self) -> bool:
+        return self.ood is not None and self.ood.rejected
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """One escalation rule checked against a probability."""
+
     code: str
-    name: str
-    prob: float
     priority: str
+    prob: float
+    threshold: float
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly form."""
-        return {
-            "index": self.index,
-            "code": self.code,
-            "name": self.name,
-            "prob": self.prob,
-            "priority": self.priority,
-        }
+    @property
+    def reached(self) -> bool:
+        return self.prob >= self.threshold
 
 
 @dataclass(frozen=True)
 class Assessment:
     """The verdict for one image or frame.
 
-    ``state`` is ``done`` or ``rejected``. A rejected assessment has
-    ``label is None`` and ``priority == "None"``; its ``probs`` (when the model
-    ran at all) are kept for diagnostics only and never shown as a verdict.
+    ``state`` is ``done`` or ``rejected``. A rejected assessment has ``label is None``,
+    priority ``None`` and a ``reason`` code; its ``probs`` (when the model ran at all) are
+    kept for diagnostics only and never shown as a verdict. ``error`` carries the failure
+    that stopped a photo, for the wording's details.
     """
 
     state: str
     priority: str
-    label: str | None = None
-    label_name: str | None = None
-    probs: tuple[float, ...] | None = None
     reason: str = ""
-    message: str = ""
-    recommendation: str = ""
-    explanation: str = ""
-    escalated_by: tuple[str, ...] = ()
-    ood_score: float | None = None
-    classes: tuple[ClassProb, ...] = ()
-    quality: dict[str, Any] | None = field(default=None, compare=False)
+    label: str | None = None
+    probs: tuple[float, ...] | None = None
+    escalations: tuple[Escalation, ...] = ()
+    ood: OodCheck | None = None
+    error: SkinlensError | None = None
 
     @property
     def rejected(self) -> bool:
-        """True when the input was not assessed (priority ``None``)."""
         return self.state == "rejected"
 
-    def top_k(self, k: int = 3) -> list[ClassProb]:
-        """The ``k`` most probable classes, most probable first (empty if rejected)."""
-        if self.rejected:
-            return []
-        return sorted(self.classes, key=lambda c: (-c.prob, c.index))[: max(0, k)]
+    @property
+    def top_prob(self) -> float | None:
+        if self.probs is None or self.label is None:
+            return None
+        return max(self.probs)
 
-    def to_result_dict(self, k: int = 3) -> dict[str, Any]:
-        """Exactly what the page writes onto ``#result`` and shows.
-
-        Keys ``state``, ``label``, ``priority``, ``probs``, ``reason`` map 1:1 onto
-        the ``data-*`` attributes of the automation contract (``probs`` is a
-        list of 7 floats in class-index order; empty when rejected, because a
-        rejected input has no class verdict). The rest is display text.
-        """
-        done = not self.rejected
-        return {
-            "state": self.state,
-            "label": self.label or "",
-            "label_name": self.label_name or "",
-            "priority": self.priority,
-            "probs": list(self.probs) if (done and self.probs is not None) else [],
-            "reason": self.reason,
-            "message": self.message,
-            "recommendation": self.recommendation,
-            "explanation": self.explanation,
-            "escalated_by": list(self.escalated_by),
-            "ood_score": self.ood_score,
-            "topk": [c.to_dict() for c in self.top_k(k)],
-            "classes": [c.to_dict() for c in self.classes] if done else [],
-        }
+    @property
+    def escalated_by(self) -> tuple[Escalation, ...]:
+        """The reached escalations that set the priority (empty when it is the top class's)."""
+        return tuple(e for e in self.escalations if e.reached and e.priority == self.priority)
 
 
-def _escalation_priority(info: ModelInfo, code: str, default: str) -> str:
-    """Priority a class escalates to: metadata ``escalation`` map, else its own."""
-    mapping = info.raw.get("escalation", {})
-    level = mapping.get(code, default) if isinstance(mapping, Mapping) else default
-    if level not in PRIORITY_ORDER:
-        raise ValueError(f"escalation priority for {code!r} is not a priority: {level!r}")
-    return level
-
-
-def reject(
-    info: ModelInfo,
+def rejected(
     reason: str,
-    message: str,
     *,
     probs: Sequence[float] | None = None,
-    ood_score: float | None = None,
-    quality: QualityReport | None = None,
+    ood: OodCheck | None = None,
+    error: SkinlensError | None = None,
 ) -> Assessment:
     """A "cannot assess" verdict: priority ``None``, no label, a reason code."""
-    return Assessment(
-        state="rejected",
-        priority=NONE_PRIORITY,
-        probs=None if probs is None else tuple(float(p) for p in probs),
-        reason=reason,
-        message=message,
-        recommendation=info.recommendations.get(NONE_PRIORITY, ""),
-        explanation=message,
-        ood_score=ood_score,
-        quality=None if quality is None else quality.to_dict(),
-    )
+    kept = None if probs is None else tuple(float(p) for p in probs)
+    return Assessment("rejected", NONE_PRIORITY, reason, probs=kept, ood=ood, error=error)
 
 
-def from_error(error: SkinlensError, info: ModelInfo) -> Assessment:
-    """Rejection for a file that could not be decoded (reason = the error's code)."""
-    return reject(info, error.code, error.message)
+def out_of_distribution(outputs: Mapping[str, np.ndarray], info: ModelInfo) -> OodCheck | None:
+    """The model's out-of-distribution signal against its threshold (``None``: no such output).
 
-
-def assess(
-    logits: LogitsLike | None,
-    ood_score: float | None,
-    info: ModelInfo,
-    quality: QualityReport | None = None,
-) -> Assessment:
-    """Turn the model's outputs (and the quality report) into an :class:`Assessment`.
-
-    ``logits`` may be ``None`` when a quality gate failed and the model was
-    (rightly) not run. ``ood_score`` ``None`` skips the OOD gate (e.g. for
-    already-gated, smoothed live probabilities).
+    Today's model has ``ood_score`` (a Mahalanobis distance, higher = less like the training
+    lesions), rejected above ``thresholds.ood_score``.
     """
-    if quality is not None and not quality.ok:
-        return reject(info, quality.verdict, quality.instruction, quality=quality)
-    if logits is None:
-        raise ValueError("logits are required when the quality gates passed")
+    if "ood_score" not in outputs:
+        return None
+    value = float(np.asarray(outputs["ood_score"]).reshape(-1)[0])
+    limit = float(info.thresholds["ood_score"])
+    return OodCheck("ood_score", value, limit, not math.isfinite(value) or value > limit)
 
-    classes = info.classes
-    probs = calibrated_probs(logits, info.temperature).reshape(-1)
-    if probs.shape[0] != len(classes):
-        raise ValueError(f"expected {len(classes)} logits, got {probs.shape[0]}")
-    prob_list = tuple(float(p) for p in probs)
-    thresholds = info.thresholds
 
-    ood_limit = thresholds.get("ood_score")
-    if ood_score is not None and ood_limit is not None:
-        score = float(ood_score)
-        if not math.isfinite(score) or score > float(ood_limit):
-            return reject(
-                info,
-                REASON_NOT_LESION,
-                _NOT_LESION_MESSAGE,
-                probs=prob_list,
-                ood_score=score,
-                quality=quality,
-            )
+def calibrate(outputs: Mapping[str, np.ndarray], info: ModelInfo) -> Calibrated:
+    """One input's named outputs -> calibrated probabilities and the OOD check."""
+    probs = calibrated_probs(outputs["logits"], info.temperature).reshape(-1)
+    if probs.shape[0] != len(info.codes):
+        raise ValueError(f"expected {len(info.codes)} logits, got {probs.shape[0]}")
+    return Calibrated(probs, out_of_distribution(outputs, info))
 
-    top = int(np.argmax(probs))
-    top_class = classes[top]
-    priority = top_class.priority
-    escalated: list[tuple[str, str, float, float]] = []
-    by_code = {c.code: c for c in classes}
-    for code, limit in (thresholds.get("escalation") or {}).items():
-        if code not in by_code:
-            raise ValueError(f"escalation threshold for unknown class {code!r}")
-        cls = by_code[code]
-        p = prob_list[cls.index]
-        if p >= float(limit):
-            level = _escalation_priority(info, code, cls.priority)
-            escalated.append((code, level, p, float(limit)))
-            if _rank(level) < _rank(priority):
-                priority = level
 
-    min_conf = float(thresholds.get("min_confidence", 0.0) or 0.0)
-    if not escalated and prob_list[top] < min_conf:
+def _rank(priority: str) -> int:
+    """Lower is more urgent (index in ``PRIORITY_ORDER``)."""
+    return PRIORITY_ORDER.index(priority)
+
+
+def escalations(probs: Sequence[float], info: ModelInfo) -> tuple[Escalation, ...]:
+    """Every escalation rule of the metadata, checked against ``probs``."""
+    out = []
+    for code, limit in info.thresholds.get("escalation", {}).items():
+        index = info.codes.index(code)
+        level = info.escalation.get(code, info.classes[index].priority)
+        out.append(Escalation(code, level, float(probs[index]), float(limit)))
+    return tuple(out)
+
+
+def decide(
+    probs: Sequence[float] | np.ndarray, info: ModelInfo, ood: OodCheck | None = None
+) -> Assessment:
+    """Calibrated probabilities (of one frame, or smoothed over frames) -> the verdict."""
+    p = tuple(float(x) for x in probs)
+    if ood is not None and ood.rejected:
+        return rejected(NOT_LESION, probs=p, ood=ood)
+    top = max(range(len(p)), key=p.__getitem__)
+    checks = escalations(p, info)
+    priority = info.classes[top].priority
+    for e in checks:
+        if e.reached and _rank(e.priority) < _rank(priority):
+            priority = e.priority
+    min_conf = float(info.thresholds.get("min_confidence", 0.0))
+    if p[top] < min_conf and not any(e.reached for e in checks):
         # Sensitivity first: low confidence never hides an escalation signal.
-        return reject(
-            info,
-            "low-confidence",
-            _LOW_CONFIDENCE_MESSAGE,
-            probs=prob_list,
-            ood_score=None if ood_score is None else float(ood_score),
-            quality=quality,
-        )
-
-    explanation = _explain(info, top, prob_list, priority, escalated)
-    class_probs = tuple(
-        ClassProb(c.index, c.code, c.name, prob_list[c.index], c.priority) for c in classes
-    )
-    raising = [code for code, level, _, _ in escalated if level == priority]
-    return Assessment(
-        state="done",
-        priority=priority,
-        label=top_class.code,
-        label_name=top_class.name,
-        probs=prob_list,
-        recommendation=info.recommendations.get(priority, ""),
-        explanation=explanation,
-        escalated_by=tuple(raising) if _rank(priority) < _rank(top_class.priority) else (),
-        ood_score=None if ood_score is None else float(ood_score),
-        classes=class_probs,
-        quality=None if quality is None else quality.to_dict(),
-    )
+        return rejected(LOW_CONFIDENCE, probs=p, ood=ood)
+    return Assessment("done", priority, label=info.codes[top], probs=p, escalations=checks, ood=ood)
 
 
-def _explain(
-    info: ModelInfo,
-    top: int,
-    probs: Sequence[float],
-    priority: str,
-    escalated: list[tuple[str, str, float, float]],
-) -> str:
-    """One or two sentences saying why this priority, in plain numbers."""
-    classes = info.classes
-    names = {c.code: c.name for c in classes}
-    top_class = classes[top]
-    base = f"Most likely: {top_class.name} ({_pct(probs[top])})."
-    decisive = [e for e in escalated if e[1] == priority]
-    if decisive and _rank(priority) < _rank(top_class.priority):
-        parts = [
-            f"{names[code]} probability {_pct(p, limit)} is at or above the "
-            f"{_pct(limit, p)} escalation threshold"
-            for code, _, p, limit in decisive
-        ]
-        return f"{priority}: {'; '.join(parts)}. {base}"
-    checked = [
-        f"{names[code]} {_pct(probs[idx], float(limit))} < {_pct(float(limit), probs[idx])}"
-        for code, limit in (info.thresholds.get("escalation") or {}).items()
-        for idx in [next(c.index for c in classes if c.code == code)]
-        if code not in {e[0] for e in escalated} and code != top_class.code
-    ]
-    below = f" Below escalation thresholds: {', '.join(checked)}." if checked else ""
-    return f"{priority}: priority of the most likely class. {base}{below}"
+def assess(outputs: Mapping[str, np.ndarray], info: ModelInfo) -> Assessment:
+    """One input's named model outputs -> the verdict (calibration, OOD, escalation)."""
+    c = calibrate(outputs, info)
+    return decide(c.probs, info, c.ood)

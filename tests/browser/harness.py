@@ -92,7 +92,6 @@ class LoggedServer:
         return self.log.read_text().splitlines()
 
 
-
 # ----------------------------------------------------------------------------- browsers
 class Browser:
     """A Chromium + chromedriver pair with its own profile directory."""
@@ -136,7 +135,6 @@ class Browser:
         with contextlib.suppress(Exception):
             self.driver.quit()
         shutil.rmtree(self.profile, ignore_errors=True)
-
 
 
 # ----------------------------------------------------------------------------- page helpers
@@ -220,7 +218,6 @@ def classify(
 def console_errors(browser: Browser) -> list[str]:
     browser.pump_logs()
     return [str(c.get("message")) for c in browser.console if c.get("level") == "SEVERE"]
-
 
 
 LIVE_ATTRS_JS = """

@@ -1,0 +1,267 @@
+"""The one boundary to the browser (Pyodide only): every ``js`` / ``pyodide.ffi`` call.
+
+The pipelines (:mod:`skinlens.photo`, :mod:`skinlens.live`) and the view
+(:mod:`skinlens.view`) are pure Python; the page controllers (:mod:`skinlens.web_photo`,
+:mod:`skinlens.web_camera`) reach the DOM, the camera and the model only through here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import js  # type: ignore[import-not-found]
+import numpy as np
+from pyodide.ffi import JsException, create_proxy, to_js  # type: ignore[import-not-found]
+
+from skinlens import metadata
+from skinlens.errors import ModelError, ReadError
+from skinlens.model import Inference
+
+_proxies: list[Any] = []
+
+
+def el(id_: str) -> Any:
+    return js.document.getElementById(id_)
+
+
+def on(target: Any, event: str, fn: Callable[[Any], object]) -> None:
+    """``addEventListener`` with a proxy kept alive for the page's lifetime."""
+    p = create_proxy(fn)
+    _proxies.append(p)
+    target.addEventListener(event, p)
+
+
+def callback(fn: Callable[..., object]) -> Any:
+    """A long-lived JS function for ``setTimeout`` / ``requestAnimationFrame`` loops."""
+    p = create_proxy(fn)
+    _proxies.append(p)
+    return p
+
+
+def document() -> Any:
+    return js.document
+
+
+def create(tag: str) -> Any:
+    return js.document.createElement(tag)
+
+
+def set_attrs(node: Any, attrs: dict[str, str | None]) -> None:
+    """Set (or, for ``None``, remove) attributes; unchanged values are not rewritten."""
+    for k, v in attrs.items():
+        if v is None:
+            node.removeAttribute(k)
+        elif node.getAttribute(k) != v:
+            node.setAttribute(k, v)
+
+
+def clone_template(template_id: str) -> Any:
+    """The first element of a ``<template>``'s content, cloned (the live view's markup)."""
+    return el(template_id).content.firstElementChild.cloneNode(True)
+
+
+def now() -> float:
+    return float(js.performance.now())
+
+
+def query_param(name: str) -> str:
+    return str(js.URLSearchParams.new(js.location.search).get(name) or "").lower()
+
+
+def mark(name: str) -> None:
+    js.skinlens.mark(name)
+
+
+def stage(name: str, state: str, text: str) -> None:
+    js.skinlens.setStage(name, state, text)
+
+
+async def next_paint() -> None:
+    """Let the browser render (e.g. the "Analysing…" state) before more work."""
+    await js.skinlens.nextPaint()
+
+
+def error_text(e: BaseException) -> str:
+    """A JS error's message (or a Python exception's text) for a person to read."""
+    if isinstance(e, JsException):
+        return str(getattr(e, "message", "") or e).strip()
+    return str(e).strip() or type(e).__name__
+
+
+def error_name(e: BaseException) -> str:
+    """A JS DOMException's ``name`` (``NotAllowedError``, ...), else the text."""
+    return str(getattr(e, "name", "") or e)
+
+
+async def load_metadata() -> metadata.ModelInfo:
+    """The model's ``metadata.json`` (its URL is the page's ``<meta name=skinlens-model>``)."""
+    res = await js.fetch(js.skinlens.metadataUrl)
+    if not res.ok:
+        raise RuntimeError(f"HTTP {res.status} for metadata.json")
+    return metadata.parse(str(await res.text()))
+
+
+async def model_ready() -> Any:
+    """Wait for the inference worker (``skinlens.ready``); returns the bridge's ``info``."""
+    await js.skinlens.ready
+    return js.skinlens.info
+
+
+def set_css_number(name: str, value: float) -> None:
+    """A number from the metadata as a CSS custom property on ``:root``."""
+    js.document.documentElement.style.setProperty(name, str(value))
+
+
+class WorkerModel:
+    """:data:`skinlens.model.Predict` backed by the inference worker (``skinlens.model``)."""
+
+    def __init__(self, info: metadata.ModelInfo) -> None:
+        self.input_shape = (info.input_size, info.input_size, 3)
+
+    async def __call__(self, batch: np.ndarray) -> Inference:
+        """Copy the batch once out of the WASM heap into a buffer the worker takes over."""
+        data = js.Float32Array.new(batch.size)
+        data.assign(np.ascontiguousarray(batch, dtype=np.float32).reshape(-1))
+        try:
+            res = await js.skinlens.model.predict(data, batch.shape[0])
+        except JsException as e:
+            raise ModelError(error_text(e)) from e
+        outputs = {}
+        for name in js.Object.keys(res.outputs):
+            shape = tuple(int(d) for d in getattr(res.shapes, name))
+            raw = getattr(res.outputs, name).to_bytes()
+            outputs[str(name)] = np.frombuffer(raw, dtype=np.float32).reshape(shape)
+        return Inference(outputs, float(res.ms))
+
+
+async def read_file(file: Any) -> bytes:
+    """A ``File``'s bytes; :class:`ReadError` when the browser cannot read it."""
+    try:
+        return (await file.arrayBuffer()).to_bytes()
+    except JsException as e:
+        raise ReadError(error_text(e)) from e
+
+
+def files_of(file_list: Any) -> list[Any]:
+    return [file_list.item(i) for i in range(file_list.length)]
+
+
+def object_url(file: Any, previous: str | None) -> str:
+    if previous:
+        js.URL.revokeObjectURL(previous)
+    return str(js.URL.createObjectURL(file))
+
+
+class FrameGrabber:
+    """Copies the video's square ROI, scaled to ``size`` by the canvas, into a numpy RGBA."""
+
+    def __init__(self, size: int) -> None:
+        self.canvas = js.document.createElement("canvas")
+        self.canvas.width = self.canvas.height = size
+        opts = to_js({"willReadFrequently": True}, dict_converter=js.Object.fromEntries)
+        self.ctx = self.canvas.getContext("2d", opts)
+        self.rgba = np.empty((size, size, 4), np.uint8)
+        self.size = size
+
+    def grab(self, video: Any, sx: int, sy: int, side: int) -> np.ndarray:
+        n = self.size
+        self.ctx.drawImage(video, sx, sy, side, side, 0, 0, n, n)
+        self.ctx.getImageData(0, 0, n, n).data.assign_to(self.rgba)
+        return self.rgba
+
+
+def draw_rgb(canvas: Any, rgb: np.ndarray) -> None:
+    """Paint a uint8 RGB array onto a canvas (the captured frame)."""
+    h, w = rgb.shape[:2]
+    rgba = np.empty((h, w, 4), np.uint8)
+    rgba[..., :3] = rgb
+    rgba[..., 3] = 255
+    data = js.Uint8ClampedArray.new(h * w * 4)
+    data.assign(rgba.reshape(-1))
+    canvas.width, canvas.height = w, h
+    canvas.getContext("2d").putImageData(js.ImageData.new(data, w, h), 0, 0)
+
+
+class Camera:
+    """``getUserMedia`` and the track's controls; raises JS errors as they come."""
+
+    def __init__(self) -> None:
+        self.stream: Any = None
+        self.track: Any = None
+
+    async def open(self, device_id: str | None) -> None:
+        md = getattr(js.navigator, "mediaDevices", None)
+        if md is None:
+            name = "NotFoundError" if js.window.isSecureContext else "insecure-context"
+            raise RuntimeError(name)
+        video: dict[str, Any] = (
+            {"deviceId": {"exact": device_id}}
+            if device_id
+            else {"facingMode": {"ideal": "environment"}, "width": {"ideal": 1280}}
+        )
+        constraints = to_js({"video": video, "audio": False}, dict_converter=js.Object.fromEntries)
+        self.stream = await md.getUserMedia(constraints)
+        tracks = self.stream.getVideoTracks()
+        self.track = tracks[0] if tracks.length else None
+
+    def close(self) -> None:
+        if self.stream is not None:
+            for t in self.stream.getTracks():
+                t.stop()
+        self.stream = self.track = None
+
+    def frame_rate(self) -> float:
+        return float(getattr(self.track.getSettings(), "frameRate", 0) or 0)
+
+    async def devices(self) -> list[tuple[str, str]]:
+        """``(deviceId, label)`` of every video input."""
+        found = await js.navigator.mediaDevices.enumerateDevices()
+        return [(str(d.deviceId), str(d.label)) for d in found if d.kind == "videoinput"]
+
+    def current_device(self) -> str:
+        return str(getattr(self.track.getSettings(), "deviceId", "") or "")
+
+    def capabilities(self) -> Any:
+        return self.track.getCapabilities() if hasattr(self.track, "getCapabilities") else None
+
+    async def apply(self, constraint: dict[str, object]) -> None:
+        opts = to_js({"advanced": [constraint]}, dict_converter=js.Object.fromEntries)
+        await self.track.applyConstraints(opts)
+
+
+def set_timeout(fn: Any, ms: float) -> Any:
+    return js.setTimeout(fn, max(0, int(ms)))
+
+
+def clear_timeout(handle: Any) -> None:
+    js.clearTimeout(handle)
+
+
+def request_frame(fn: Any) -> Any:
+    return js.requestAnimationFrame(fn)
+
+
+def cancel_frame(handle: Any) -> None:
+    js.cancelAnimationFrame(handle)
+
+
+def page_hidden() -> bool:
+    return bool(js.document.hidden)
+
+
+def log(text: str) -> None:
+    js.console.log(text)
+
+
+def warn(text: str) -> None:
+    js.console.warn(text)
+
+
+def spawn(coro: Any, tasks: set[asyncio.Task]) -> asyncio.Task:
+    """Start a coroutine and keep a reference until it ends (asyncio keeps only weak ones)."""
+    task = asyncio.ensure_future(coro)
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
+    return task

@@ -1,0 +1,29 @@
+"""The model as the pipelines see it: an injected async call, so that the pipelines stay pure.
+
+In the page the call goes to the inference Web Worker (:class:`skinlens.browser.WorkerModel`);
+in tests it is a stub. A call takes a batch ``(n, size, size, 3)`` of normalised float32
+inputs and returns every named output the metadata lists (``logits``, ``ood_score``, ...),
+each with the batch as its first axis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Inference:
+    """The named outputs of one batch, and how long the model took (ms, in the worker)."""
+
+    outputs: dict[str, np.ndarray]
+    ms: float
+
+    def row(self, i: int) -> dict[str, np.ndarray]:
+        """The outputs of the ``i``-th input of the batch."""
+        return {name: values[i] for name, values in self.outputs.items()}
+
+
+Predict = Callable[[np.ndarray], Awaitable[Inference]]

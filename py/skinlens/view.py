@@ -1,0 +1,248 @@
+"""What the page shows, as pure functions of the typed results (CPython-testable, no ``js``).
+
+* :func:`result_attrs`: the ``#result`` element's ``data-*`` attributes (the automation
+  contract) for a :class:`skinlens.photo.PhotoResult`;
+* :func:`result_html` / :func:`list_item_html`: the result card and the history line;
+* :func:`explain`: the one explanation of a verdict ("Why this result?");
+* :func:`reason_message`: the sentence for a rejection, from the wording catalogue.
+
+All text comes from :mod:`skinlens.wording` and is escaped here; the browser glue only
+assigns ``innerHTML``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+from skinlens.decode import DecodeInfo
+from skinlens.metadata import ModelInfo
+from skinlens.photo import PhotoResult
+from skinlens.triage import Assessment
+from skinlens.wording import Wording
+
+_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;"})
+
+
+def esc(x: object) -> str:
+    """HTML-escape text and attribute values (like ``html.escape``, whose import pulls in
+    the entity tables and costs start-up time in Pyodide)."""
+    return ("" if x is None else str(x)).translate(_ESCAPES)
+
+
+def fmt_pct(p: float | None) -> str:
+    """A probability for people: whole percent, finer near 0, never "100%" by rounding."""
+    if p is None or not math.isfinite(p):
+        return "–"
+    pct = 100.0 * p
+    if pct >= 99.95:
+        return "100%"
+    if pct < 0.1:
+        return "<0.1%" if pct > 0 else "0%"
+    return f"{pct:.1f}%" if pct < 10 else f"{pct:.0f}%"
+
+
+def fmt_ms(ms: float | None) -> str:
+    if ms is None or not math.isfinite(ms):
+        return "–"
+    return f"{ms:.0f} ms" if ms >= 10 else f"{ms:.1f} ms"
+
+
+def _num(value: float | None) -> str | None:
+    return None if value is None else f"{value:.1f}"
+
+
+def result_attrs(
+    r: PhotoResult, seq: int, file_name: str, total_ms: float
+) -> dict[str, str | None]:
+    """``#result`` data attributes; ``None`` removes the attribute."""
+    a = r.assessment
+    assert a is not None
+    return {
+        "data-state": a.state,
+        "data-label": a.label or "",
+        "data-priority": a.priority,
+        "data-probs": None if a.probs is None else json.dumps(list(a.probs)),
+        "data-reason": a.reason if a.rejected else None,
+        "data-ms": _num(r.infer_ms),
+        "data-prep-ms": _num(r.prep_ms),
+        "data-total-ms": _num(total_ms),
+        "data-ood": None if a.ood is None else f"{a.ood.value:.4g}",
+        "data-file": file_name,
+        "data-seq": str(seq),
+    }
+
+
+def reason_message(a: Assessment, w: Wording) -> str:
+    """The sentence for a rejected assessment (with the failure's details when there is one)."""
+    if a.error is None:
+        return w.get(a.reason, "message")
+    details = dict(a.error.details)
+    if "detected" in details:
+        details["what"] = w.text(f"file-kind.{details['detected']}")
+    return w.variant(a.error.code, a.error.variant, "message", **details)
+
+
+def decode_notes(d: DecodeInfo | None, w: Wording) -> list[str]:
+    """Short facts about how the upload was read (shown under the result)."""
+    if d is None:
+        return []
+    (width, height), (dw, dh) = d.original_size, d.decoded_size
+    mp = width * height / 1e6
+    values = {"format": d.format, "width": width, "height": height, "megapixels": f"{mp:.0f}"}
+    if d.downscaled:
+        key = "note.reduced" if mp >= 1.5 else "note.reduced-small"
+        notes = [w.text(key, dwidth=dw, dheight=dh, **values)]
+    else:
+        notes = [w.text("note.decoded-mp" if mp >= 1.5 else "note.decoded", **values)]
+    if d.orientation_applied:
+        notes.append(w.text("note.rotated"))
+    if d.animated:
+        notes.append(w.text("note.animated"))
+    return notes
+
+
+def explain(a: Assessment, info: ModelInfo, w: Wording) -> list[str]:
+    """Plain-language reasons for a verdict, from the numbers triage used."""
+    names = {c.code: c.name for c in info.classes}
+    lines = []
+    if not a.rejected and a.label is not None:
+        top = names[a.label]
+        decisive = (
+            a.escalated_by if a.priority != info.classes[info.codes.index(a.label)].priority else ()
+        )
+        for e in decisive:
+            lines.append(
+                w.text(
+                    "explain.escalated",
+                    priority=a.priority,
+                    name=names[e.code],
+                    prob=fmt_pct(e.prob),
+                    threshold=fmt_pct(e.threshold),
+                    top=top,
+                )
+            )
+        if not decisive:
+            lines.append(w.text("explain.top-class", top=top, prob=fmt_pct(a.top_prob)))
+        below = [
+            w.text(
+                "explain.below-item",
+                name=names[e.code],
+                prob=fmt_pct(e.prob),
+                threshold=fmt_pct(e.threshold),
+            )
+            for e in a.escalations
+            if not e.reached and e.code != a.label
+        ]
+        if below:
+            lines.append(w.text("explain.below", items=", ".join(below)))
+    if a.probs is not None:
+        lines.append(w.text("explain.calibrated", temperature=f"{info.temperature:.2f}"))
+    if a.ood is not None:
+        verdict = w.text("explain.ood-unlike" if a.ood.rejected else "explain.ood-similar")
+        lines.append(
+            w.text(
+                "explain.ood",
+                value=f"{a.ood.value:.3g}",
+                limit=f"{a.ood.limit:.3g}",
+                verdict=verdict,
+            )
+        )
+    return lines
+
+
+def _badge(priority: str, w: Wording) -> str:
+    return (
+        f'<span class="badge badge-{esc(priority)}" data-priority="{esc(priority)}">'
+        f"{esc(w.priority(priority))}</span>"
+    )
+
+
+def _bars(a: Assessment, info: ModelInfo, w: Wording) -> str:
+    assert a.probs is not None
+    rows = []
+    for c in info.classes:
+        p = a.probs[c.index]
+        rows.append(
+            f'<li class="bar-row{" is-top" if c.code == a.label else ""}" '
+            f'data-code="{esc(c.code)}">'
+            f'<span class="bar-name" title="{esc(c.name)}">{esc(c.name)}'
+            f'<span class="code">{esc(c.code)}</span></span>'
+            '<span class="bar-track" role="presentation">'
+            f'<span class="bar-fill p-{esc(c.priority)}" '
+            f'style="width:{100 * p:.1f}%"></span></span>'
+            f'<span class="bar-value">{esc(fmt_pct(p))}</span></li>'
+        )
+    title = f'<h3 class="small muted">{esc(w.text("result.bars"))}</h3>'
+    return f'{title}<ol class="bars">{"".join(rows)}</ol>'
+
+
+def _timing(r: PhotoResult, backend: str, w: Wording) -> str:
+    parts = []
+    if r.prep_ms is not None:
+        parts.append(w.text("result.timing-prep", ms=fmt_ms(r.prep_ms)))
+    if r.infer_ms is not None:
+        parts.append(w.text("result.timing-infer", ms=fmt_ms(r.infer_ms)) + f" ({backend})")
+    return f'<p class="meta-line">{esc(" · ".join(parts))}</p>' if parts else ""
+
+
+def result_html(r: PhotoResult, file_name: str, info: ModelInfo, backend: str, w: Wording) -> str:
+    """The ``#result`` card."""
+    a = r.assessment
+    assert a is not None
+    file_line = f'<p class="small muted">{esc(file_name)}</p>'
+    notes = "".join(f'<p class="small muted">{esc(n)}</p>' for n in decode_notes(r.decoded, w))
+    rec = (
+        f'<div class="recommendation badge-{esc(a.priority)}"><p><strong>'
+        f"{esc(w.text('result.what-to-do'))}</strong> "
+        f"{esc(info.recommendations[a.priority])}</p></div>"
+    )
+    if a.rejected:
+        # No probability bars for a rejected image: they would read as a verdict (when the
+        # model did run, the numbers stay in data-probs for diagnostics).
+        head = (
+            '<div class="result-head"><div>'
+            f'<p class="top-class reason">{esc(w.title(a.reason))}</p>'
+            f"</div>{_badge(a.priority, w)}</div>"
+        )
+        msg = f'<p class="reason-message">{esc(reason_message(a, w))}</p>'
+        return f"{head}{file_line}{msg}{rec}{notes}{_timing(r, backend, w)}"
+    name = info.classes[info.codes.index(a.label or "")].name
+    head = (
+        '<div class="result-head"><div>'
+        f'<p class="top-class">{esc(name)} <span class="code">({esc(a.label)})</span></p>'
+        f'<p class="top-prob">{esc(w.text("result.most-likely", prob=fmt_pct(a.top_prob)))}</p>'
+        f"</div>{_badge(a.priority, w)}</div>"
+    )
+    items = "".join(f"<li>{esc(x)}</li>" for x in explain(a, info, w))
+    summary = f"<summary>{esc(w.text('result.why'))}</summary>"
+    why = f'<details class="explain" open>{summary}<ul>{items}</ul></details>'
+    return f"{head}{file_line}{rec}{_bars(a, info, w)}{why}{notes}{_timing(r, backend, w)}"
+
+
+def list_item_html(
+    r: PhotoResult, file_name: str, thumb_url: str | None, info: ModelInfo, w: Wording
+) -> str:
+    """One compact line of the history list."""
+    a = r.assessment
+    assert a is not None
+    img = (
+        f'<img src="{esc(thumb_url)}" alt="">'
+        if thumb_url
+        else '<span class="thumb-empty" aria-hidden="true">?</span>'
+    )
+    if a.rejected:
+        summary = w.title(a.reason)
+    else:
+        summary = f"{info.classes[info.codes.index(a.label or '')].name} · {fmt_pct(a.top_prob)}"
+    return (
+        f'{img}<div><div class="name">{esc(file_name)}</div>'
+        f'<div class="summary">{esc(summary)}</div></div>{_badge(a.priority, w)}'
+    )
+
+
+def analysing_html(file_name: str, step: str) -> str:
+    return (
+        f'<div class="analysing"><span class="spinner" aria-hidden="true"></span>'
+        f'<span>{esc(step)}… <span class="muted small">{esc(file_name)}</span></span></div>'
+    )

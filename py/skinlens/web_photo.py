@@ -1,0 +1,141 @@
+"""The photo side of the page: file input and drop zone -> :mod:`skinlens.photo` -> ``#result``.
+
+Files are processed one at a time in arrival order, so ``#result`` always shows the latest
+file; every failure is a rejected result with a reason code and the page keeps working.
+``data-total-ms`` runs from the moment the file was chosen (the input's ``change`` or the
+``drop``) to the result on screen.
+
+URL switch (tests, debugging): ``?gates=off`` skips the quality gates (the parity tests feed
+synthetic patterns).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from skinlens import browser, view
+from skinlens.errors import DECODE_CODES, INTERNAL_ERROR, SkinlensError
+from skinlens.metadata import ModelInfo
+from skinlens.photo import Photo, PhotoResult
+from skinlens.triage import rejected
+from skinlens.wording import Wording
+
+
+def thumbnail_url(rgb: np.ndarray, side: int = 112) -> str:
+    """A small JPEG ``data:`` URL of the model's input crop (no blob lifetimes to manage)."""
+    buf = io.BytesIO()
+    Image.fromarray(rgb).resize((side, side), Image.Resampling.BILINEAR).save(
+        buf, "JPEG", quality=82
+    )
+    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+class PhotoPage:
+    """Binds ``#file-input`` and ``#drop-zone``; renders ``#result`` and the history list."""
+
+    def __init__(self, info: ModelInfo, photo: Photo, wording: Wording) -> None:
+        self.info = info
+        self.photo = photo
+        self.wording = wording
+        self.backend = ""
+        self.queue: asyncio.Queue[tuple[Any, float]] = asyncio.Queue()
+        self.seq = 0
+        self.count = 0
+        self.preview_url: str | None = None
+        self.tasks: set[asyncio.Task] = set()
+
+    def bind(self) -> None:
+        inp, zone = browser.el("file-input"), browser.el("drop-zone")
+
+        def on_change(ev: Any) -> None:
+            self.enqueue(browser.files_of(ev.target.files), float(ev.timeStamp))
+            ev.target.value = ""  # choosing the same file again still fires "change"
+
+        def on_dragover(ev: Any) -> None:
+            ev.preventDefault()
+            zone.classList.add("dragover")
+
+        def on_drop(ev: Any) -> None:
+            ev.preventDefault()
+            zone.classList.remove("dragover")
+            if zone.dataset.disabled != "true" and ev.dataTransfer:
+                self.enqueue(browser.files_of(ev.dataTransfer.files), float(ev.timeStamp))
+
+        browser.on(inp, "change", on_change)
+        for event in ("dragover", "dragenter"):
+            browser.on(zone, event, on_dragover)
+        browser.on(zone, "dragleave", lambda ev: zone.classList.remove("dragover"))
+        browser.on(zone, "drop", on_drop)
+        browser.spawn(self.work(), self.tasks)
+
+    def enable(self, backend_label: str) -> None:
+        """The model is ready: accept files."""
+        self.backend = backend_label
+        browser.el("file-input").disabled = False
+        browser.el("drop-zone").dataset.disabled = "false"
+
+    def enqueue(self, files: list[Any], chosen_ms: float) -> None:
+        for f in files:
+            self.queue.put_nowait((f, chosen_ms))
+
+    async def work(self) -> None:
+        while True:
+            file, chosen_ms = await self.queue.get()
+            await self.process(file, chosen_ms)
+
+    async def process(self, file: Any, chosen_ms: float) -> None:
+        self.seq += 1
+        name = str(file.name or "image")
+        self.show_analysing(name)
+        self.show_preview(file, name)
+        try:
+            result = await self.photo.assess(browser.read_file(file))
+        except Exception as e:  # a bug, not a bad photo: say so and keep the page working
+            err = SkinlensError(INTERNAL_ERROR, cause=type(e).__name__)
+            result = PhotoResult(rejected(INTERNAL_ERROR, error=err))
+            browser.warn(f"skinlens: {e!r}")
+        self.show(result, name, browser.now() - chosen_ms)
+
+    def show_analysing(self, name: str) -> None:
+        result = browser.el("result")
+        browser.set_attrs(
+            result,
+            {k: None for k in ("data-label", "data-priority", "data-probs", "data-reason")}
+            | {"data-state": "analysing", "data-file": name, "data-seq": str(self.seq)},
+        )
+        result.setAttribute("aria-busy", "true")
+        result.innerHTML = view.analysing_html(name, self.wording.text("result.analysing"))
+
+    def show_preview(self, file: Any, name: str) -> None:
+        self.preview_url = browser.object_url(file, self.preview_url)
+        img = browser.el("preview-img")
+        img.alt = name
+        img.src = self.preview_url
+        browser.el("preview-caption").textContent = name
+        browser.el("preview").hidden = False
+
+    def show(self, r: PhotoResult, name: str, total_ms: float) -> None:
+        assert r.assessment is not None
+        w = self.wording
+        result = browser.el("result")
+        if r.assessment.reason in DECODE_CODES:
+            browser.el("preview").hidden = True
+        result.innerHTML = view.result_html(r, name, self.info, self.backend, w)
+        browser.set_attrs(result, view.result_attrs(r, self.seq, name, total_ms))
+        result.setAttribute("aria-busy", "false")
+        li = browser.create("li")
+        li.className = f"result-item state-{r.assessment.state}"
+        li.dataset.priority = r.assessment.priority
+        thumb = None if r.crop is None else thumbnail_url(r.crop)
+        li.innerHTML = view.list_item_html(r, name, thumb, self.info, w)
+        lst = browser.el("result-list")
+        lst.insertBefore(li, lst.firstChild)
+        self.count += 1
+        browser.el("history-count").textContent = f"({self.count})"
+        browser.el("history-section").hidden = self.count < 2
