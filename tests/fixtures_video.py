@@ -22,6 +22,7 @@ Run as a script to write the clips for a manual look:
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import sys
@@ -32,9 +33,11 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 WIDTH, HEIGHT, FPS = 640, 480, 15
-ROI_FRACTION = 0.7  # keep in step with skinlens.live.ROI_FRACTION
-
 REPO = Path(__file__).resolve().parents[1]
+ROI_FRACTION = json.loads((REPO / "models/skinlens-lite0/metadata.json").read_text())["live"][
+    "roi_fraction"
+]
+"""The live view's guide-circle ROI (the model metadata is its single source)."""
 
 
 # --------------------------------------------------------------------------

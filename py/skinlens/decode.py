@@ -293,7 +293,7 @@ def _sniff(data: bytes | bytearray | memoryview) -> str:
         raise DecodeError(errors.EMPTY_FILE, n_bytes=0)
     kind = sniff_format(data)
     if kind is None:
-        raise DecodeError(errors.NOT_AN_IMAGE)
+        raise DecodeError(errors.NOT_AN_IMAGE, detected=None)
     if kind in NON_IMAGES:
         raise DecodeError(errors.NOT_AN_IMAGE, "detected", detected=kind)
     if kind in UNSUPPORTED_IMAGES or (kind == "WEBP" and not features.check("webp")):

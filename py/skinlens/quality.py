@@ -275,7 +275,7 @@ def evaluate(m: Mapping[str, float], t: QualityThresholds) -> tuple[GateResult, 
     )
 
 
-def run_all(rgb: np.ndarray, thresholds: QualityThresholds) -> QualityReport:
+def run_all(rgb: np.ndarray, thresholds: QualityThresholds = QualityThresholds()) -> QualityReport:
     """Run every gate on a uint8 RGB (or RGBA) ROI; the first failure decides.
 
     All measurements are returned even after a failure, for the stats panel.

@@ -113,6 +113,9 @@ class Assessment:
     label: str | None = None
     probs: tuple[float, ...] | None = None
     escalations: tuple[Escalation, ...] = ()
+    """Every escalation rule, checked (for the explanation)."""
+    escalated_by: tuple[Escalation, ...] = ()
+    """The reached rules that raised the priority above the top class's own."""
     ood: OodCheck | None = None
     error: SkinlensError | None = None
 
@@ -125,11 +128,6 @@ class Assessment:
         if self.probs is None or self.label is None:
             return None
         return max(self.probs)
-
-    @property
-    def escalated_by(self) -> tuple[Escalation, ...]:
-        """The reached escalations that set the priority (empty when it is the top class's)."""
-        return tuple(e for e in self.escalations if e.reached and e.priority == self.priority)
 
 
 def rejected(
@@ -197,7 +195,17 @@ def decide(
     if p[top] < min_conf and not any(e.reached for e in checks):
         # Sensitivity first: low confidence never hides an escalation signal.
         return rejected(LOW_CONFIDENCE, probs=p, ood=ood)
-    return Assessment("done", priority, label=info.codes[top], probs=p, escalations=checks, ood=ood)
+    raised = priority != info.classes[top].priority
+    by = tuple(e for e in checks if raised and e.reached and e.priority == priority)
+    return Assessment(
+        "done",
+        priority,
+        label=info.codes[top],
+        probs=p,
+        escalations=checks,
+        escalated_by=by,
+        ood=ood,
+    )
 
 
 def assess(outputs: Mapping[str, np.ndarray], info: ModelInfo) -> Assessment:

@@ -78,7 +78,7 @@ def reason_message(a: Assessment, w: Wording) -> str:
     if a.error is None:
         return w.get(a.reason, "message")
     details = dict(a.error.details)
-    if "detected" in details:
+    if a.error.variant == "detected":  # a known kind of file that is not an image: name it
         details["what"] = w.text(f"file-kind.{details['detected']}")
     return w.variant(a.error.code, a.error.variant, "message", **details)
 

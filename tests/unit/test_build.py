@@ -344,3 +344,23 @@ def test_server_stop_closes_keepalive_connections(project):
     with pytest.raises((OSError, http.client.HTTPException)):
         conn.request("GET", "/index.html")
         conn.getresponse().read()
+
+
+# ------------------------------------------------------------------ the page's Python files
+
+
+def test_pyscript_config_ships_every_file_of_the_package():
+    """Every module of py/skinlens (and the wording catalogue) is copied into the page's
+    interpreter, else an import fails in the browser while the CPython tests pass."""
+    import tomllib
+
+    cfg = tomllib.loads((ROOT / "site" / "pyscript.toml").read_text())
+    assert cfg["interpreter"] == "./vendor/pyodide/pyodide.mjs"
+    assert set(cfg["packages"]) == {"numpy", "pillow"}
+    for src, dst in cfg["files"].items():
+        assert re.fullmatch(r"\./py/skinlens/\w+\.(py|json)", src), src
+        assert dst == "./skinlens/" + Path(src).name
+    listed = {Path(k).name for k in cfg["files"]}
+    package = ROOT / "py" / "skinlens"
+    shipped = {p.name for p in package.iterdir() if p.suffix in (".py", ".json")}
+    assert listed == shipped

@@ -9,24 +9,32 @@ import time
 import warnings
 import zlib
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image, ImageFile, ImageOps, features
-from skinlens import errors
+from skinlens import errors, metadata, triage, view, wording
 from skinlens.decode import (
-    DEFAULT_TARGET,
     MAX_FULL_DECODE_PIXELS,
     SUPPORTED_FORMATS,
     DecodedImage,
     decode_image,
     sniff_format,
+    target_for,
     to_rgb,
 )
 from skinlens.errors import DecodeError
 from skinlens.preprocess import crop_resize
 
 Encoder = Callable[..., bytes]
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_TARGET = target_for(metadata.load(REPO / "models/skinlens-lite0/metadata.json").input_size)
+
+
+def message_of(err: DecodeError) -> str:
+    """What the person reads for this failure (the wording catalogue's sentence)."""
+    return view.reason_message(triage.rejected(err.code, error=err), wording.load())
 
 
 def quadrants(width: int = 120, height: int = 80) -> Image.Image:
@@ -51,12 +59,12 @@ def corner_colours(image: Image.Image) -> list[tuple[int, ...]]:
 
 def expect_error(data: bytes, code: str, **kwargs) -> DecodeError:
     with pytest.raises(DecodeError) as info:
-        decode_image(data, **kwargs)
+        decode_image(data, target=DEFAULT_TARGET, **kwargs)
     err = info.value
-    assert err.code == code, (err.code, err.message)
+    assert err.code == code, (err.code, err.details)
     assert err.code in errors.DECODE_CODES
-    assert err.message and err.message[0].isupper() and len(err.message) > 20
-    assert err.to_dict()["code"] == code
+    message = message_of(err)
+    assert message[0].isupper() and len(message) > 20 and "{" not in message
     return err
 
 
@@ -90,7 +98,7 @@ def patch_jpeg_size(jpeg: bytes, width: int, height: int) -> bytes:
 
 def test_empty_file() -> None:
     err = expect_error(b"", errors.EMPTY_FILE)
-    assert "empty" in err.message.lower()
+    assert "empty" in message_of(err).lower()
 
 
 @pytest.mark.parametrize(
@@ -107,7 +115,7 @@ def test_empty_file() -> None:
 def test_not_an_image(data: bytes, detected: str | None) -> None:
     err = expect_error(data, errors.NOT_AN_IMAGE)
     assert err.details["detected"] == detected
-    assert "not an image" in err.message.lower()
+    assert "not an image" in message_of(err).lower()
 
 
 @pytest.mark.parametrize(
@@ -121,7 +129,7 @@ def test_not_an_image(data: bytes, detected: str | None) -> None:
 def test_unsupported_image_types(head: bytes, detected: str, hint: str) -> None:
     err = expect_error(head + b"\x00" * 64, errors.UNSUPPORTED_FORMAT)
     assert err.details["detected"] == detected
-    assert hint in err.message
+    assert hint in message_of(err)
 
 
 def test_tiff_is_unsupported(encoder: Encoder) -> None:
@@ -136,7 +144,7 @@ def test_truncated_file_is_corrupt(encoder: Encoder, fmt: str) -> None:
     data = encoder(photo_like(300, 200), fmt)
     err = expect_error(data[: len(data) * 2 // 3], errors.CORRUPT_IMAGE)
     assert err.details["format"] == fmt
-    assert "damaged" in err.message
+    assert "damaged" in message_of(err)
 
 
 def test_garbage_after_magic_is_corrupt() -> None:
@@ -160,7 +168,7 @@ def test_png_bomb_is_refused_from_the_header(encoder: Encoder) -> None:
     start = time.perf_counter()
     err = expect_error(data, errors.IMAGE_TOO_LARGE)
     assert time.perf_counter() - start < 1.0, "must not decode pixels"
-    assert "too large" in err.message
+    assert "too large" in message_of(err)
     assert saved == Image.MAX_IMAGE_PIXELS
 
 
@@ -169,7 +177,7 @@ def test_non_jpeg_limit_is_lower_than_jpeg_limit(encoder: Encoder) -> None:
     side = int((MAX_FULL_DECODE_PIXELS * 1.2) ** 0.5)
     err = expect_error(patch_png_size(encoder(quadrants(), "PNG"), side, side), "image-too-large")
     assert err.details["pixels"] == side * side
-    assert err.details["limit"] == MAX_FULL_DECODE_PIXELS
+    assert err.details["limit_mp"] == f"{MAX_FULL_DECODE_PIXELS / 1e6:.0f}"
 
 
 def test_jpeg_bomb_is_refused(encoder: Encoder) -> None:
@@ -188,7 +196,7 @@ def test_between_pillow_warning_and_error_is_an_error_not_a_warning(encoder: Enc
 
 def test_too_small(encoder: Encoder) -> None:
     err = expect_error(encoder(quadrants(20, 16), "PNG"), errors.IMAGE_TOO_SMALL)
-    assert err.details["size"] == [20, 16]
+    assert (err.details["width"], err.details["height"]) == (20, 16)
 
 
 # --------------------------------------------------------------------------- formats
@@ -206,7 +214,7 @@ def test_decodes_each_supported_format(encoder: Encoder, fmt: str) -> None:
     if fmt == "WEBP" and not features.check("webp"):
         pytest.skip("this Pillow has no WebP support")
     kwargs = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
-    decoded = decode_image(encoder(quadrants(), fmt, **kwargs))
+    decoded = decode_image(encoder(quadrants(), fmt, **kwargs), target=DEFAULT_TARGET)
     assert isinstance(decoded, DecodedImage)
     assert decoded.image.mode == "RGB"
     assert decoded.image.size == (120, 80)
@@ -220,21 +228,21 @@ def test_decodes_each_supported_format(encoder: Encoder, fmt: str) -> None:
 
 def test_type_comes_from_bytes_not_name(encoder: Encoder) -> None:
     """A PNG delivered as 'photo.jpg' (or with a lying MIME type) is still a PNG."""
-    decoded = decode_image(encoder(quadrants(), "PNG"))
+    decoded = decode_image(encoder(quadrants(), "PNG"), target=DEFAULT_TARGET)
     assert decoded.info.format == "PNG"
 
 
 def test_accepts_bytearray_and_memoryview(encoder: Encoder) -> None:
     data = encoder(quadrants(), "PNG")
     for buf in (bytearray(data), memoryview(data)):
-        assert decode_image(buf).image.size == (120, 80)
+        assert decode_image(buf, target=DEFAULT_TARGET).image.size == (120, 80)
 
 
 def test_animated_gif_first_frame(encoder: Encoder) -> None:
     frames = [Image.new("RGB", (64, 48), c) for c in ((200, 30, 30), (30, 200, 30))]
     buf = io.BytesIO()
     frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:], duration=100)
-    decoded = decode_image(buf.getvalue())
+    decoded = decode_image(buf.getvalue(), target=DEFAULT_TARGET)
     assert decoded.info.animated is True
     r, g, _ = np.asarray(decoded.image).reshape(-1, 3).mean(axis=0)
     assert r > 150 and g < 80
@@ -243,7 +251,7 @@ def test_animated_gif_first_frame(encoder: Encoder) -> None:
 def test_small_images_are_not_resampled(encoder: Encoder) -> None:
     """HAM10000-sized images reach preprocessing untouched (training == page)."""
     data = encoder(photo_like(200, 150), "JPEG", quality=90)
-    decoded = decode_image(data)
+    decoded = decode_image(data, target=DEFAULT_TARGET)
     reference = Image.open(io.BytesIO(data)).convert("RGB")
     assert decoded.info.draft_scale == 1
     assert np.array_equal(np.asarray(decoded.image), np.asarray(reference))
@@ -256,7 +264,7 @@ def test_rgba_is_composited_on_white(encoder: Encoder) -> None:
     a = np.zeros((64, 64, 4), np.uint8)
     a[..., 0] = 200
     a[:, 32:, 3] = 255  # right half opaque red, left half fully transparent
-    decoded = decode_image(encoder(Image.fromarray(a, "RGBA"), "PNG"))
+    decoded = decode_image(encoder(Image.fromarray(a, "RGBA"), "PNG"), target=DEFAULT_TARGET)
     px = np.asarray(decoded.image)
     assert tuple(px[10, 5]) == (255, 255, 255)
     assert tuple(px[10, 50]) == (200, 0, 0)
@@ -266,20 +274,20 @@ def test_rgba_is_composited_on_white(encoder: Encoder) -> None:
 def test_la_and_palette_transparency(encoder: Encoder) -> None:
     la = Image.fromarray(np.dstack([np.full((40, 40), 90, np.uint8), np.zeros((40, 40), np.uint8)]))
     assert la.mode == "LA"
-    assert np.asarray(decode_image(encoder(la, "PNG")).image).min() == 255
+    assert np.asarray(decode_image(encoder(la, "PNG"), target=DEFAULT_TARGET).image).min() == 255
 
     p = Image.new("P", (40, 40), 1)
     p.putpalette([0, 0, 0, 10, 120, 30] + [0] * 762)
     data = encoder(p, "PNG", transparency=1)
-    assert np.asarray(decode_image(data).image).min() == 255
-    opaque = decode_image(encoder(p, "PNG")).image
+    assert np.asarray(decode_image(data, target=DEFAULT_TARGET).image).min() == 255
+    opaque = decode_image(encoder(p, "PNG"), target=DEFAULT_TARGET).image
     assert tuple(np.asarray(opaque)[0, 0]) == (10, 120, 30)
 
 
 def test_sixteen_bit_grey_is_scaled_not_clipped(encoder: Encoder) -> None:
     values = np.array([[0, 16384, 32768, 65535]] * 40, np.uint16).repeat(10, axis=1)
     image = Image.fromarray(values)  # I;16
-    decoded = decode_image(encoder(image, "PNG"))
+    decoded = decode_image(encoder(image, "PNG"), target=DEFAULT_TARGET)
     row = np.asarray(decoded.image)[0, ::10, 0]
     assert list(row) == [0, 64, 128, 255]
 
@@ -297,7 +305,7 @@ def test_to_rgb_handles_modes_directly() -> None:
 
 def test_cmyk_jpeg(encoder: Encoder) -> None:
     cmyk = Image.new("CMYK", (64, 64), (0, 255, 255, 0))  # pure red in CMYK
-    decoded = decode_image(encoder(cmyk, "JPEG", quality=95))
+    decoded = decode_image(encoder(cmyk, "JPEG", quality=95), target=DEFAULT_TARGET)
     assert decoded.info.source_mode == "CMYK"
     r, g, b = np.asarray(decoded.image).reshape(-1, 3).mean(axis=0)
     assert r > 200 and g < 60 and b < 60
@@ -305,7 +313,7 @@ def test_cmyk_jpeg(encoder: Encoder) -> None:
 
 def test_bilevel_bmp(encoder: Encoder) -> None:
     one = Image.fromarray(np.eye(64, dtype=bool))
-    decoded = decode_image(encoder(one, "BMP"))
+    decoded = decode_image(encoder(one, "BMP"), target=DEFAULT_TARGET)
     assert decoded.image.mode == "RGB"
     assert set(np.unique(np.asarray(decoded.image))) == {0, 255}
 
@@ -322,7 +330,7 @@ def exif_with_orientation(orientation: int) -> Image.Exif:
 @pytest.mark.parametrize("orientation", range(1, 9))
 def test_every_exif_orientation_matches_pillow(encoder: Encoder, orientation: int) -> None:
     data = encoder(quadrants(), "PNG", exif=exif_with_orientation(orientation))
-    decoded = decode_image(data)
+    decoded = decode_image(data, target=DEFAULT_TARGET)
     expected = ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB")
     assert decoded.image.size == expected.size
     assert np.array_equal(np.asarray(decoded.image), np.asarray(expected))
@@ -334,7 +342,7 @@ def test_every_exif_orientation_matches_pillow(encoder: Encoder, orientation: in
 def test_exif_orientation_6_rotates_a_jpeg(encoder: Encoder) -> None:
     """Orientation 6 = camera held upright: rotate 90 degrees clockwise to display."""
     data = encoder(quadrants(120, 80), "JPEG", quality=95, exif=exif_with_orientation(6))
-    decoded = decode_image(data)
+    decoded = decode_image(data, target=DEFAULT_TARGET)
     assert decoded.image.size == (80, 120)
     # Clockwise: old bottom-left (blue) -> top-left, old top-left (red) -> top-right.
     tl, tr, bl, br = corner_colours(decoded.image)
@@ -346,7 +354,7 @@ def test_exif_orientation_6_rotates_a_jpeg(encoder: Encoder) -> None:
 
 def test_broken_exif_does_not_lose_the_photo(encoder: Encoder) -> None:
     data = encoder(quadrants(), "JPEG", exif=b"Exif\x00\x00MM\x00*\x00\x00\x00\x08\xff\xff")
-    decoded = decode_image(data)
+    decoded = decode_image(data, target=DEFAULT_TARGET)
     assert decoded.info.orientation == 1
     assert decoded.image.size == (120, 80)
 
@@ -364,9 +372,9 @@ def big_jpeg() -> bytes:
 
 
 def test_big_jpeg_is_draft_decoded_oriented_and_fast(big_jpeg: bytes) -> None:
-    decode_image(big_jpeg)  # warm-up
+    decode_image(big_jpeg, target=DEFAULT_TARGET)  # warm-up
     start = time.perf_counter()
-    decoded = decode_image(big_jpeg)
+    decoded = decode_image(big_jpeg, target=DEFAULT_TARGET)
     ms = (time.perf_counter() - start) * 1000
     info = decoded.info
     print(f"\n12 MP JPEG decode (draft 1/{info.draft_scale}): {ms:.1f} ms -> {info.decoded_size}")
@@ -381,7 +389,7 @@ def test_big_jpeg_is_draft_decoded_oriented_and_fast(big_jpeg: bytes) -> None:
 
 def test_draft_result_matches_full_decode(big_jpeg: bytes) -> None:
     """DCT-domain downscaling changes the 224 input by less than JPEG noise."""
-    fast = crop_resize(decode_image(big_jpeg).image, 224)
+    fast = crop_resize(decode_image(big_jpeg, target=DEFAULT_TARGET).image, 224)
     full = ImageOps.exif_transpose(Image.open(io.BytesIO(big_jpeg))).convert("RGB")
     slow = crop_resize(full, 224)
     diff = np.abs(fast.astype(int) - slow.astype(int))
@@ -391,7 +399,7 @@ def test_draft_result_matches_full_decode(big_jpeg: bytes) -> None:
 
 def test_huge_png_is_reduced(encoder: Encoder) -> None:
     data = encoder(photo_like(3000, 2100), "PNG", compress_level=1)
-    decoded = decode_image(data)
+    decoded = decode_image(data, target=DEFAULT_TARGET)
     assert decoded.info.draft_scale == 1
     assert decoded.info.downscaled is True
     assert DEFAULT_TARGET <= min(decoded.image.size) < 2 * DEFAULT_TARGET

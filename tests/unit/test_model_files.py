@@ -102,7 +102,10 @@ def test_at_least_one_golden_case_passes_the_quality_gates(model_dir: Path) -> N
     info = metadata.load(model_dir / "metadata.json")
     golden = json.loads((model_dir / "golden" / "golden.json").read_text())
     ok = [
-        quality.run_all(np.asarray(Image.open(model_dir / "golden" / c["file"])), info).ok
+        quality.run_all(
+            np.asarray(Image.open(model_dir / "golden" / c["file"])),
+            quality.QualityThresholds.from_info(info),
+        ).ok
         for c in golden["cases"]
     ]
     assert any(ok)

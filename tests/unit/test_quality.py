@@ -14,7 +14,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFilter
 from skinlens import quality
 from skinlens.preprocess import center_square_box, crop_resize
-from skinlens.quality import GATE_ORDER, INSTRUCTIONS, QualityThresholds, run_all
+from skinlens.quality import GATE_ORDER, QualityThresholds, run_all
 
 
 def blur(rgb: np.ndarray, sigma: float) -> np.ndarray:
@@ -64,12 +64,10 @@ def textured(color: tuple[int, int, int], seed: int = 0, amplitude: float = 12.0
 
 def test_synthetic_lesion_passes_every_gate(lesion: np.ndarray) -> None:
     report = run_all(lesion)
-    assert report.ok, report.to_dict()
+    assert report.ok, report
     assert report.verdict == "ok"
-    assert report.instruction == ""
     assert [g.name for g in report.gates] == list(GATE_ORDER)
     assert all(g.passed for g in report.gates)
-    assert report.failed_gate is None
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
@@ -80,8 +78,6 @@ def test_gaussian_blur_is_blurry(make_lesion, seed: int, sigma: float) -> None:
     assert run_all(sharp).ok
     report = run_all(blurred)
     assert report.verdict == "blurry"
-    assert report.instruction == INSTRUCTIONS["blurry"]
-    assert "steadier" in report.instruction.lower()
     assert report.measurements["sharpness"] < run_all(sharp).measurements["sharpness"] / 50
 
 
@@ -111,8 +107,6 @@ def test_sensor_noise_does_not_hide_blur_or_fake_it(lesion: np.ndarray) -> None:
 def test_underexposed_is_dark(lesion: np.ndarray, factor: float) -> None:
     report = run_all(gain(lesion, factor))
     assert report.verdict == "dark"
-    assert "light" in report.instruction.lower()
-    assert report.failed_gate is not None and report.failed_gate.name == "dark"
 
 
 def test_white_page_is_not_lesion_rather_than_glare() -> None:
@@ -130,14 +124,13 @@ def test_black_frame_is_dark_not_blurry() -> None:
 def test_dim_but_usable_frame_is_not_blurry(lesion: np.ndarray) -> None:
     """Sharpness is exposure-normalised: 60% exposure keeps its detail."""
     report = run_all(gain(lesion, 0.6))
-    assert report.verdict == "ok", report.to_dict()
+    assert report.verdict == "ok", report
 
 
 @pytest.mark.parametrize(("factor", "offset"), [(2.0, 0.0), (1.0, 120.0), (3.0, 0.0)])
 def test_overexposed_is_bright(lesion: np.ndarray, factor: float, offset: float) -> None:
     report = run_all(gain(lesion, factor, offset))
     assert report.verdict == "bright"
-    assert report.instruction == INSTRUCTIONS["bright"]
 
 
 def test_white_frame_is_bright() -> None:
@@ -149,7 +142,6 @@ def test_specular_spots_are_glare(lesion: np.ndarray, fraction: float) -> None:
     report = run_all(glare_spots(lesion, fraction))
     assert report.verdict == "glare"
     assert report.measurements["glare_fraction"] == pytest.approx(fraction, rel=0.3)
-    assert "glare" in report.instruction.lower()
 
 
 def test_tiny_highlight_is_not_glare(lesion: np.ndarray) -> None:
@@ -161,7 +153,7 @@ def test_pale_pink_skin_is_not_glare(lesion: np.ndarray) -> None:
     pale = gain(lesion, 1.0, 20.0)
     report = run_all(pale)
     assert report.measurements["glare_fraction"] < 0.01
-    assert report.verdict == "ok", report.to_dict()
+    assert report.verdict == "ok", report
 
 
 @pytest.mark.parametrize(
@@ -176,8 +168,7 @@ def test_pale_pink_skin_is_not_glare(lesion: np.ndarray) -> None:
 )
 def test_non_skin_colours_are_not_lesion(name: str, color: tuple[int, int, int]) -> None:
     report = run_all(textured(color))
-    assert report.verdict == "not-lesion", (name, report.to_dict())
-    assert "closer" in report.instruction.lower()
+    assert report.verdict == "not-lesion", (name, report)
 
 
 @pytest.mark.parametrize(
@@ -227,18 +218,13 @@ def test_invalid_input_raises(bad: np.ndarray) -> None:
         run_all(bad)
 
 
-def test_report_is_json_serialisable(lesion: np.ndarray) -> None:
-    d = run_all(blur(lesion, 5.0)).to_dict()
-    text = json.dumps(d)
-    assert json.loads(text)["verdict"] == "blurry"
-    assert d["gates"][-1] == {
-        "name": "blurry",
-        "verdict": "blurry",
-        "passed": False,
-        "value": d["gates"][-1]["value"],
-        "threshold": QualityThresholds().blur_min_sharpness,
-        "instruction": INSTRUCTIONS["blurry"],
-    }
+def test_report_names_each_gate_with_its_value_and_threshold(lesion: np.ndarray) -> None:
+    report = run_all(blur(lesion, 5.0))
+    assert [g.name for g in report.gates] == list(GATE_ORDER)
+    last = report.gates[-1]
+    assert last.name == "blurry" and not last.passed
+    assert last.threshold == QualityThresholds().blur_min_sharpness
+    assert last.value == report.measurements["sharpness"]
 
 
 def test_noise_estimate_matches_added_noise() -> None:
@@ -262,14 +248,11 @@ def test_gates_are_fast(lesion: np.ndarray) -> None:
 # --------------------------------------------------------------------------- thresholds
 
 
-def test_thresholds_come_from_metadata(info, raw_metadata) -> None:
-    section = raw_metadata["quality"]
+def test_thresholds_come_from_metadata(info) -> None:
     t = QualityThresholds.from_info(info)
-    assert t == QualityThresholds.from_mapping(section)
-    assert QualityThresholds.from_info(raw_metadata) == t
-    assert QualityThresholds.from_info(section) == t
-    assert QualityThresholds.from_info(None) == QualityThresholds()
-    assert QualityThresholds.from_info(t) is t
+    assert t == QualityThresholds(
+        **{k: float(v) for k, v in info.raw["quality"].items() if k != "calibration"}
+    )
 
 
 def test_code_defaults_match_shipped_and_base_metadata(raw_metadata, base_metadata) -> None:
@@ -283,13 +266,13 @@ def test_code_defaults_match_shipped_and_base_metadata(raw_metadata, base_metada
 
 
 def test_metadata_threshold_changes_the_verdict(lesion: np.ndarray) -> None:
-    strict = run_all(lesion, {"blur_min_sharpness": 1e9})
+    strict = run_all(lesion, QualityThresholds(blur_min_sharpness=1e9))
     assert strict.verdict == "blurry"
-    assert strict.failed_gate is not None and strict.failed_gate.threshold == 1e9
 
 
-def test_missing_keys_keep_defaults() -> None:
-    t = QualityThresholds.from_mapping({"glare_max_fraction": 0.5, "calibration": "text"})
+def test_missing_keys_keep_defaults(info) -> None:
+    raw = {**info.raw, "quality": {"glare_max_fraction": 0.5, "calibration": "text"}}
+    t = QualityThresholds.from_info(type(info)(raw))
     assert t.glare_max_fraction == 0.5
     assert t.blur_min_sharpness == QualityThresholds().blur_min_sharpness
 

@@ -1,0 +1,101 @@
+"""The photo pipeline (skinlens.photo) under CPython: bytes -> assessment, a stub model."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+from skinlens import errors
+from skinlens.errors import ModelError, ReadError
+from skinlens.model import Inference
+from skinlens.photo import Photo
+from synthetic import lesion_like
+
+NV = np.log([0.02, 0.02, 0.02, 0.02, 0.02, 0.88, 0.02]).astype(np.float32)
+
+
+def jpeg(rgb: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, "JPEG", quality=95)
+    return buf.getvalue()
+
+
+async def data(b: bytes) -> bytes:
+    return b
+
+
+class StubModel:
+    def __init__(self, ood: float = 0.0, fail: bool = False) -> None:
+        self.ood, self.fail, self.calls = ood, fail, 0
+
+    async def __call__(self, batch: np.ndarray) -> Inference:
+        self.calls += 1
+        if self.fail:
+            raise ModelError("simulated GPU loss")
+        assert batch.shape[1:] == (224, 224, 3) and batch.dtype == np.float32
+        n = batch.shape[0]
+        return Inference(
+            {"logits": np.tile(NV, (n, 1)), "ood_score": np.full((n, 1), self.ood)}, 12.5
+        )
+
+
+def assess(photo: Photo, payload: bytes):
+    return asyncio.run(photo.assess(data(payload)))
+
+
+def test_a_lesion_photo_is_classified(info):
+    model = StubModel()
+    r = assess(Photo(info, model), jpeg(lesion_like(300)))
+    a = r.assessment
+    assert (a.state, a.label, a.priority) == ("done", "nv", "Low")
+    assert r.infer_ms == 12.5 and r.prep_ms > 0
+    assert r.decoded.format == "JPEG" and r.crop.shape == (224, 224, 3)
+    assert model.calls == 1
+
+
+def test_a_dark_photo_is_rejected_before_the_model(info):
+    model = StubModel()
+    dark = (lesion_like(300).astype(np.float32) * 0.1).astype(np.uint8)
+    r = assess(Photo(info, model), jpeg(dark))
+    assert r.assessment.reason == "dark" and model.calls == 0
+    assert r.crop is not None and r.prep_ms is not None  # what was learned stays
+
+
+def test_gates_off_sends_anything_to_the_model(info):
+    model = StubModel()
+    dark = (lesion_like(300).astype(np.float32) * 0.1).astype(np.uint8)
+    r = assess(Photo(info, model, gates=False), jpeg(dark))
+    assert r.assessment.state == "done" and model.calls == 1
+
+
+def test_out_of_distribution_keeps_probabilities_for_diagnostics(info):
+    r = assess(Photo(info, StubModel(ood=1e6)), jpeg(lesion_like(300)))
+    a = r.assessment
+    assert a.reason == "not-lesion" and a.probs is not None and a.label is None
+
+
+@pytest.mark.parametrize(
+    ("payload", "code"),
+    [(b"", errors.EMPTY_FILE), (b"%PDF-1.7 not a picture" * 4, errors.NOT_AN_IMAGE)],
+)
+def test_decode_failures_become_rejections(info, payload, code):
+    r = assess(Photo(info, StubModel()), payload)
+    assert r.assessment.reason == code and r.assessment.error.code == code
+    assert r.crop is None
+
+
+def test_a_failing_model_is_a_model_error(info):
+    r = assess(Photo(info, StubModel(fail=True)), jpeg(lesion_like(300)))
+    assert r.assessment.reason == errors.MODEL_ERROR
+    assert r.assessment.error.details["cause"] == "simulated GPU loss"
+
+
+def test_an_unreadable_file_is_a_read_error(info):
+    async def unreadable() -> bytes:
+        raise ReadError("NotReadableError: the file changed")
+
+    r = asyncio.run(Photo(info, StubModel()).assess(unreadable()))
+    assert r.assessment.reason == errors.READ_ERROR

@@ -1,0 +1,88 @@
+"""The view (skinlens.view): #result attributes, the card, the explanation, the notes."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from skinlens import triage, view, wording
+from skinlens.decode import DecodeInfo
+from skinlens.errors import DecodeError
+from skinlens.photo import PhotoResult
+
+W = wording.load()
+
+
+def outputs(ood: float, **probs: float) -> dict[str, np.ndarray]:
+    codes = ["akiec", "bcc", "bkl", "df", "mel", "nv", "vasc"]
+    rest = (1 - sum(probs.values())) / (7 - len(probs))
+    return {
+        "logits": np.log([probs.get(c, rest) for c in codes]),
+        "ood_score": np.array([ood]),
+    }
+
+
+def test_done_result_attributes_follow_the_contract(info):
+    a = triage.assess(outputs(0.5, nv=0.9), info)
+    attrs = view.result_attrs(PhotoResult(a, prep_ms=3.25, infer_ms=20.0), 4, "x.jpg", 41.0)
+    assert attrs["data-state"] == "done" and attrs["data-label"] == "nv"
+    assert attrs["data-priority"] == "Low" and attrs["data-reason"] is None
+    probs = json.loads(attrs["data-probs"])
+    assert len(probs) == 7 and abs(sum(probs) - 1) < 1e-6
+    assert (attrs["data-ms"], attrs["data-prep-ms"], attrs["data-total-ms"]) == (
+        "20.0",
+        "3.2",
+        "41.0",
+    )
+    assert attrs["data-seq"] == "4" and attrs["data-file"] == "x.jpg"
+
+
+def test_escalation_is_explained_with_its_numbers(info):
+    a = triage.assess(outputs(0.5, nv=0.6, mel=0.3), info)
+    assert a.priority == "Urgent"
+    lines = view.explain(a, info, W)
+    assert lines[0].startswith("Raised to Urgent: the probability of Melanoma is 30%")
+    assert any("calibrated probabilities" in x for x in lines)
+    assert any("Out-of-distribution score" in x and "similar to" in x for x in lines)
+    html = view.result_html(PhotoResult(a), "x.jpg", info, "WASM", W)
+    assert "Melanocytic nevi" in html and "Why this result?" in html and "Urgent" in html
+
+
+def test_a_rejection_says_what_to_do_without_probability_bars(info):
+    a = triage.assess(outputs(1e6, mel=0.9), info)
+    attrs = view.result_attrs(PhotoResult(a), 1, "cat.png", 10.0)
+    assert attrs["data-state"] == "rejected" and attrs["data-reason"] == "not-lesion"
+    assert attrs["data-priority"] == "None" and attrs["data-label"] == ""
+    assert attrs["data-probs"] is not None  # diagnostics
+    html = view.result_html(PhotoResult(a), "cat.png", info, "WASM", W)
+    assert "No skin lesion recognised" in html and 'class="bars"' not in html
+    assert info.recommendations["None"] in html
+
+
+def test_decode_failure_wording_names_the_file_kind(info):
+    e = DecodeError("not-an-image", "detected", detected="PDF")
+    a = triage.rejected(e.code, error=e)
+    assert "a PDF document" in view.reason_message(a, W)
+    heic = DecodeError("unsupported-format", "HEIC", detected="HEIC")
+    assert "iPhone" in view.reason_message(triage.rejected(heic.code, error=heic), W)
+
+
+def test_text_is_escaped(info):
+    a = triage.rejected("dark")
+    html = view.list_item_html(PhotoResult(a), "<img onerror=x>.jpg", None, info, W)
+    assert "<img onerror" not in html and "&lt;img" in html
+
+
+def test_decode_notes_say_how_the_photo_was_read():
+    d = DecodeInfo("JPEG", (8000, 6000), (500, 375), True, 8, 6, True, "RGB", False, 1)
+    notes = view.decode_notes(d, W)
+    assert notes[0] == "JPEG 8000×6000 (48 MP), reduced to 500×375 for analysis."
+    assert "EXIF" in notes[1]
+
+
+def test_numbers_for_people():
+    assert view.fmt_pct(0.5) == "50%"
+    assert view.fmt_pct(0.0512) == "5.1%"
+    assert view.fmt_pct(0.0) == "0%"
+    assert view.fmt_pct(0.00001) == "<0.1%"
+    assert view.fmt_ms(81.26) == "81 ms"
