@@ -15,10 +15,11 @@
  * (SwiftShader, llvmpipe, a WebGPU fallback adapter) is demoted behind wasm because it is
  * 10-150x slower there (measured: webgl 1.1 s, webgpu 15 s, wasm 85 ms).
  *
- * Threads: tfjs-backend-wasm sizes its pool from navigator.hardwareConcurrency / 2 unless
- * setThreadsCount is called before the backend starts; the page has every core to give
- * (inference is the only heavy work left and it no longer shares the main thread), so the
- * pool is asked for one thread per logical core and the count obtained is reported.
+ * Threads: tfjs-backend-wasm caps its pool at half of navigator.hardwareConcurrency (one
+ * thread on a 2-core machine) even when setThreadsCount asks for more. Inference is the only
+ * heavy work left and no longer shares the page's main thread, so the pool gets one thread
+ * per logical core: while the backend starts, the worker reports twice the real core count
+ * (see initBackend). The count obtained is reported as info.threads.
  */
 "use strict";
 
@@ -74,10 +75,14 @@ async function probe(name) {
 
 async function initBackend(name) {
   if (name === "webgpu") importScripts(VENDOR + "tf-backend-webgpu.min.js");
+  const cores = self.navigator.hardwareConcurrency || 1;
   if (name === "wasm") {
     importScripts(VENDOR + "tf-backend-wasm.min.js");
     tf.wasm.setWasmPaths(VENDOR);
-    tf.wasm.setThreadsCount(self.navigator.hardwareConcurrency || 1);
+    tf.wasm.setThreadsCount(cores);
+    // The backend's native code caps its pool at half of the cores it is told about,
+    // whatever setThreadsCount asks; tell it twice the real number while it starts.
+    Object.defineProperty(self.navigator, "hardwareConcurrency", { value: 2 * cores, configurable: true });
   }
   let ok = false;
   try {
@@ -85,6 +90,8 @@ async function initBackend(name) {
     await tf.ready();
   } catch (e) {
     throw new Error(LABEL[name] + " failed to start: " + e.message);
+  } finally {
+    delete self.navigator.hardwareConcurrency; // the real value again
   }
   if (!ok || tf.getBackend() !== name) throw new Error(LABEL[name] + " failed to start");
 }
