@@ -114,9 +114,12 @@
       worker.onmessage = (ev) => this.receive(ev.data);
       worker.onerror = (ev) => this.failAll(new Error(ev.message || "the model worker failed"));
     }
+    // options: {backend: forced backend or null, threads: wasm pool size or null (all cores),
+    //           quiet: true to keep its progress off the load panel}
     static async load(metadataUrl, options) {
       const m = new SkinlensModel(new Worker(url("model-worker.js")));
-      m.info = await m.call({ op: "load", metadataUrl, forced: options.backend });
+      m.quiet = !!options.quiet;
+      m.info = await m.call({ op: "load", metadataUrl, forced: options.backend, threads: options.threads });
       return m;
     }
     call(message, transfer) {
@@ -128,6 +131,7 @@
     }
     receive(msg) {
       if (msg.op === "progress") {
+        if (this.quiet) return; // a second model: the load panel is long gone
         const text = msg.total ? `${fmtBytes(msg.fraction * msg.total)} of ${fmtBytes(msg.total)}` : msg.text;
         setStage(msg.stage, msg.state, text, msg.fraction);
         return;
@@ -161,7 +165,8 @@
 
   const api = {
     backend: null,
-    model: null, // SkinlensModel once ready
+    model: null, // SkinlensModel once ready (photos, batches: every core on wasm)
+    liveModel, // () => Promise<SkinlensModel> for the live camera (see below)
     metadataUrl: METADATA,
     info: {
       requested: forced || "auto",
@@ -182,9 +187,23 @@
   };
   window.skinlens = api;
 
+  /* The live camera shares the CPU with video capture, decoding and compositing: a wasm pool
+   * on every core then waits for threads the browser has taken (measured here, 2 cores:
+   * 60 ms per frame with 2 threads against 25 ms with 1). So on wasm the camera gets a model
+   * of its own, started with the camera, whose pool leaves one core to the page. */
+  let live = null;
+  function liveModel() {
+    const cores = navigator.hardwareConcurrency || 1;
+    if (api.backend !== "wasm" || cores < 2) return api.ready.then(() => api.model);
+    if (!live) live = SkinlensModel.load(METADATA, { backend: "wasm", threads: cores - 1, quiet: true });
+    return live;
+  }
+
   async function boot() {
     if (forcedRaw && !forced) api.info.badParam = `unknown backend "${forcedRaw}" ignored`;
-    const model = await SkinlensModel.load(METADATA, { backend: forced });
+    // ?threads=N: the wasm thread pool's size (experiments, benchmarks); default all cores
+    const threads = parseInt(params.get("threads") || "", 10) || null;
+    const model = await SkinlensModel.load(METADATA, { backend: forced, threads });
     mark("model warm");
     api.model = model;
     api.backend = model.info.backend;

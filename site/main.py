@@ -44,9 +44,10 @@ async def main() -> None:
         fatal(f"The model description could not be loaded ({browser.error_text(e)}).")
         return
     words = wording.load()
-    model = browser.WorkerModel(info)
-    photo = PhotoPage(info, Photo(info, model, gates=browser.query_param("gates") != "off"), words)
-    camera = LiveCamera(info, live.LivePipeline(info, model, clock=browser.now), words)
+    photo_model = Photo(info, browser.WorkerModel(), gates=browser.query_param("gates") != "off")
+    photo = PhotoPage(info, photo_model, words)
+    live_model = browser.WorkerModel(live=True)
+    camera = LiveCamera(info, live.LivePipeline(info, live_model, clock=browser.now), words)
     photo.bind()
     camera.bind()
     browser.stage("app", "loading", "waiting for the model…")

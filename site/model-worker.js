@@ -4,7 +4,7 @@
  * name and shape, the NAMED outputs to return), a warm-up, `predict` on a batch returning
  * every named output, `dispose`. The page talks to it through `SkinlensModel` in app.js.
  *
- * Messages in:  {id, op: "load", metadataUrl, forced} | {id, op: "predict", data, n, names}
+ * Messages in:  {id, op: "load", metadataUrl, forced, threads} | {id, op: "predict", data, n, names}
  *               | {id, op: "memory"} | {id, op: "dispose"}
  * Messages out: {id, ok: true, result} | {id, ok: false, error} for each request, plus
  *               {op: "progress", stage, state, text, fraction} while loading.
@@ -73,9 +73,9 @@ async function probe(name) {
   return { ok: true, software: false, device: "CPU (JavaScript)" };
 }
 
-async function initBackend(name) {
+async function initBackend(name, threads) {
   if (name === "webgpu") importScripts(VENDOR + "tf-backend-webgpu.min.js");
-  const cores = self.navigator.hardwareConcurrency || 1;
+  const cores = threads || self.navigator.hardwareConcurrency || 1;
   if (name === "wasm") {
     importScripts(VENDOR + "tf-backend-wasm.min.js");
     tf.wasm.setWasmPaths(VENDOR);
@@ -96,7 +96,7 @@ async function initBackend(name) {
   if (!ok || tf.getBackend() !== name) throw new Error(LABEL[name] + " failed to start");
 }
 
-async function chooseBackend(forced) {
+async function chooseBackend(forced, threads) {
   const tried = [];
   const demoted = [];
   const probes = {};
@@ -114,7 +114,7 @@ async function chooseBackend(forced) {
       continue;
     }
     try {
-      await initBackend(name);
+      await initBackend(name, threads);
       tried.push({ name, ok: true, device: p.device });
       return { name, tried, device: p.device, software: !!p.software };
     } catch (e) {
@@ -123,7 +123,7 @@ async function chooseBackend(forced) {
   }
   for (const name of demoted) {
     try {
-      await initBackend(name);
+      await initBackend(name, threads);
       tried.push({ name, ok: true, device: probes[name].device });
       return { name, tried, device: probes[name].device, software: true };
     } catch (e) {
@@ -173,12 +173,12 @@ function ioSpec(meta, json) {
   };
 }
 
-async function load({ metadataUrl, forced }) {
+async function load({ metadataUrl, forced, threads }) {
   const t0 = performance.now();
   progress("backend", "loading", "starting…");
   importScripts(VENDOR + "tf.min.js");
   tf.enableProdMode();
-  const choice = await chooseBackend(forced);
+  const choice = await chooseBackend(forced, threads);
   const info = {
     backend: choice.name,
     backendLabel: LABEL[choice.name],

@@ -115,17 +115,22 @@ def set_css_number(name: str, value: float) -> None:
 
 
 class WorkerModel:
-    """:data:`skinlens.model.Predict` backed by the inference worker (``skinlens.model``)."""
+    """:data:`skinlens.model.Predict` backed by an inference worker: the page's model
+    (``skinlens.model``), or with ``live=True`` the camera's (``skinlens.liveModel()``,
+    started on first use; see app.js for why the camera has its own)."""
 
-    def __init__(self, info: metadata.ModelInfo) -> None:
-        self.input_shape = (info.input_size, info.input_size, 3)
+    def __init__(self, *, live: bool = False) -> None:
+        self.live = live
+
+    async def handle(self) -> Any:
+        return await js.skinlens.liveModel() if self.live else js.skinlens.model
 
     async def __call__(self, batch: np.ndarray) -> Inference:
         """Copy the batch once out of the WASM heap into a buffer the worker takes over."""
         data = js.Float32Array.new(batch.size)
         data.assign(np.ascontiguousarray(batch, dtype=np.float32).reshape(-1))
         try:
-            res = await js.skinlens.model.predict(data, batch.shape[0])
+            res = await (await self.handle()).predict(data, batch.shape[0])
         except JsException as e:
             raise ModelError(error_text(e)) from e
         outputs = {}
@@ -152,6 +157,15 @@ def object_url(file: Any, previous: str | None) -> str:
     if previous:
         js.URL.revokeObjectURL(previous)
     return str(js.URL.createObjectURL(file))
+
+
+async def play(video: Any) -> None:
+    """Start a video; a refusal (autoplay policy, a newer ``srcObject``) is not an error
+    here: the loop keeps polling frames and the next start tries again."""
+    try:
+        await video.play()
+    except JsException as e:
+        warn(f"video.play: {error_text(e)}")
 
 
 class FrameGrabber:

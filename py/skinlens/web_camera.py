@@ -140,7 +140,8 @@ class LiveCamera:
             self.camera.close()
             return
         self.e["live-video"].srcObject = self.camera.stream
-        self.viewport.hidden = False  # the video element autoplays (muted, inline)
+        self.viewport.hidden = False
+        await browser.play(self.e["live-video"])
         self.set(camera="on")
         button.textContent = self.w.text("live.stop")
         button.setAttribute("aria-pressed", "true")

@@ -253,9 +253,9 @@ def live_attrs(driver) -> dict[str, str] | None:
     return driver.execute_script(LIVE_ATTRS_JS)
 
 
-def start_live(driver, url: str) -> None:
+def start_live(driver, url: str, query: str = "") -> None:
     """Open the page on wasm, wait until it is ready, press Start camera."""
-    driver.get(url + "?backend=wasm")
+    driver.get(url + "?backend=wasm" + query)
 
     def ready():
         state = driver.execute_script(
