@@ -131,7 +131,9 @@ class PhotoPage:
         result.setAttribute("aria-busy", "false")
         li = browser.create("li")
         li.className = f"result-item state-{r.assessment.state}"
+        li.dataset.state = r.assessment.state
         li.dataset.priority = r.assessment.priority
+        li.dataset.seq = str(self.seq)
         thumb = None if r.crop is None else thumbnail_url(r.crop)
         li.innerHTML = view.list_item_html(r, name, thumb, self.info, w)
         lst = browser.el("result-list")

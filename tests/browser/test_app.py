@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import time
 from urllib.parse import urlsplit
 
@@ -22,6 +23,8 @@ from imagegen import (
     write_truncated_jpeg,
 )
 from PIL import Image, ImageFilter
+
+import serve
 
 pytestmark = pytest.mark.browser
 
@@ -65,6 +68,9 @@ def test_ready_with_default_backend(app):
     assert "WebGPU not available" in body["note"]
     assert body["info"]["crossOriginIsolated"] is True  # COOP/COEP -> WASM threads
     assert body["info"]["wasmThreads"] is True
+    # inference runs in a worker whose thread pool has every core (tfjs would take half)
+    assert body["info"]["worker"] is True
+    assert body["info"]["threads"] == body["info"]["cores"], body["info"]
     assert not body["loadingShown"]
     assert d.find_element("id", "result").get_attribute("data-state") in (
         "idle",
@@ -209,10 +215,14 @@ def test_50_megapixel_photo_is_downscaled_safely(app, tmp_path):
 def test_no_tensor_leak(app, tmp_path):
     photo = write_lesion_jpeg(tmp_path / "leak.jpg", seed=5)
     classify(app, photo)
-    n0 = app.driver.execute_script("return skinlens.memory().numTensors")
+    tensors = (
+        "const done = arguments[arguments.length - 1];"
+        "skinlens.model.memory().then((m) => done(m.numTensors));"
+    )
+    n0 = app.driver.execute_async_script(tensors)
     for _ in range(3):
         classify(app, photo)
-    n1 = app.driver.execute_script("return skinlens.memory().numTensors")
+    n1 = app.driver.execute_async_script(tensors)
     assert n1 == n0, (n0, n1)
 
 
@@ -314,13 +324,13 @@ def test_drag_and_drop(app):
 def test_model_failure_gives_a_message_and_page_recovers(app, tmp_path):
     d = app.driver
     d.execute_script(
-        "window.__predict = skinlens.predict;"
-        "skinlens.predict = () => Promise.reject(new Error('simulated GPU loss'));"
+        "window.__predict = skinlens.model.predict;"
+        "skinlens.model.predict = () => Promise.reject(new Error('simulated GPU loss'));"
     )
     try:
         r = classify(app, write_lesion_jpeg(tmp_path / "fail.jpg", seed=10))
     finally:
-        d.execute_script("skinlens.predict = window.__predict;")
+        d.execute_script("skinlens.model.predict = window.__predict;")
     assert r["state"] == "rejected" and r["reason"] == "model-error", r
     assert "simulated GPU loss" in r["text"]
     assert r["priority"] == "None"
@@ -328,18 +338,29 @@ def test_model_failure_gives_a_message_and_page_recovers(app, tmp_path):
     assert ok["file"] == "recovered.jpg" and ok["reason"] != "model-error", ok
 
 
-def test_model_that_cannot_load_is_reported(make_chrome, server, model_files):
-    """model.json blocked: the page says so instead of hanging (never data-ready)."""
+def test_model_that_cannot_load_is_reported(make_chrome, dist_dir, model_files, tmp_path):
+    """model.json missing (the inference worker gets a 404): the page says so instead of
+    hanging (never data-ready)."""
+    broken = tmp_path / "dist"
+    shutil.copytree(dist_dir, broken, ignore=shutil.ignore_patterns("model.json", "sw.js"))
     b = make_chrome()
     d = b.driver
-    d.execute_cdp_cmd("Network.enable", {})
-    d.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*model.json*"]})
-    d.get(server.url)
-    deadline = time.monotonic() + 120
+    with serve.running_server(broken, port=0) as srv:
+        d.get(srv.url)
+        err = wait_for_error(d, 120)
+        _check_load_failure_is_shown(d, err)
+
+
+def wait_for_error(d, timeout: float) -> str | None:
+    deadline = time.monotonic() + timeout
     err = None
     while time.monotonic() < deadline and not err:
         err = d.execute_script("return document.body && document.body.dataset.error")
         time.sleep(0.25)
+    return err
+
+
+def _check_load_failure_is_shown(d, err: str | None) -> None:
     assert err and "model could not be started" in err, err
     box = d.find_element("id", "app-error")
     assert box.is_displayed() and "Reload the page" in box.text
