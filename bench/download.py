@@ -1,6 +1,6 @@
 """Download / offline benchmark: prints one JSON object.
 
-    python tests/bench_download.py [--no-isolation-headers] [--base /sub/] [--runs 3]
+    python -m bench.download [--no-isolation-headers] [--base /sub/] [--runs 3]
 
 - first_visit_bytes: response bytes the server sent for a first visit (fresh profile) until
   the page is ready AND the service worker has precached everything (what a user downloads);
@@ -20,19 +20,16 @@ import argparse
 import json
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+
+from harness import Browser  # noqa: E402
 
 import build  # noqa: E402
 import serve  # noqa: E402
-
-sys.path.insert(0, str(ROOT / "tests" / "browser"))
-from conftest import Browser  # noqa: E402
 
 
 def wait(driver, script: str, timeout: float) -> bool:
@@ -112,7 +109,7 @@ def main() -> None:
             ok = wait(d, READY, 60)
             times.append(round(time.monotonic() - t, 2) if ok else None)
             if ok:
-                # navigation start -> ready, as bench_app's warm_ready_ms (no driver overhead)
+                # navigation start -> ready, as bench.startup's warm_ready_ms (no driver overhead)
                 page_ms.append(d.execute_script("return skinlens.info.pageReadyMs"))
         good = [x for x in times if x is not None]
         out["offline_reload_to_ready_s"] = statistics.median(good) if good else None

@@ -5,7 +5,7 @@ Targets (issues 3 and 4): the whole Python path for a 12-megapixel photo
 <= 150 ms in Pyodide; per live frame (ROI -> gates + normalised tensor)
 <= 15 ms; all gates <= 5 ms under CPython.
 
-    python tests/bench_py_core.py            # CPython
+    python -m bench.py_core                  # CPython
     # Pyodide: import this file and call main() after loading numpy + pillow.
 """
 
@@ -25,11 +25,9 @@ import numpy as np
 from PIL import Image
 
 HERE = Path(__file__).resolve().parent
-if str(HERE.parent / "py") not in sys.path:
-    sys.path.insert(0, str(HERE.parent / "py"))
 
 from skinlens import quality  # noqa: E402
-from skinlens.decode import decode_image  # noqa: E402
+from skinlens.decode import decode_image, target_for  # noqa: E402
 from skinlens.preprocess import crop_resize, normalize, prepare, rgba_to_rgb  # noqa: E402
 
 SIZE = 224
@@ -70,10 +68,10 @@ def timed(fn: Callable[[], Any], repeat: int) -> dict[str, float]:
 def main(repeat: int = 7) -> dict[str, Any]:
     """Run every measurement and return the JSON-ready result."""
     data = phone_jpeg()
-    decoded = decode_image(data)
+    decoded = decode_image(data, target=target_for(SIZE))
 
     def whole_path() -> np.ndarray:
-        return prepare(decode_image(data).image, SIZE, SCALE, OFFSET)
+        return prepare(decode_image(data, target=target_for(SIZE)).image, SIZE, SCALE, OFFSET)
 
     roi = crop_resize(decoded.image, SIZE)
     rgba = np.dstack([roi, np.full(roi.shape[:2], 255, np.uint8)])
@@ -93,7 +91,7 @@ def main(repeat: int = 7) -> dict[str, Any]:
             "bytes": len(data),
             "decoded_size": list(decoded.info.decoded_size),
             "draft_scale": decoded.info.draft_scale,
-            "decode": timed(lambda: decode_image(data), repeat),
+            "decode": timed(lambda: decode_image(data, target=target_for(SIZE)), repeat),
             "preprocess": timed(lambda: prepare(decoded.image, SIZE, SCALE, OFFSET), repeat),
             "decode_plus_preprocess": timed(whole_path, repeat),
             "target_ms_pyodide": 150,

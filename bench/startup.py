@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark the photo-screening page in headless Chromium; prints one JSON object.
 
-    python tests/bench_app.py [--dist DIR] [--photo PATH] [--runs N]
+    python -m bench.startup [--dist DIR] [--photo PATH] [--runs N]
 
 Measures (issue 3 targets in brackets):
 * ``warm_ready_ms``: navigation start -> ``body[data-ready=true]`` on a revisit with the
@@ -11,7 +11,7 @@ Measures (issue 3 targets in brackets):
   upload/download) and ``total_ms`` (file picked -> result shown: read, decode, gates,
   preprocess, predict, triage, render) [inference <= 250].
 * ``preprocess_12mp_ms``: the page's whole Python preprocessing of a 12-megapixel JPEG
-  (``data-read-ms`` File -> bytes, plus ``data-prep-ms`` decode + crop/resize + gates +
+  (``data-prep-ms``: decode + crop/resize + gates +
   normalise) [<= 150].
 * ``first_visit_bytes``: what the page downloaded to become ready (resource timing), and
   what the server sent in total during the first visit including the service worker's
@@ -31,9 +31,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "browser"), str(ROOT / "py")]
-
-from conftest import DATA_DIR, Browser, LoggedServer, classify, open_app  # noqa: E402
+from harness import DATA_DIR, Browser, LoggedServer, classify, open_app  # noqa: E402
 from imagegen import lesion_like, write_lesion_jpeg  # noqa: E402
 from PIL import Image  # noqa: E402
 

@@ -33,6 +33,8 @@ class PhotoResult:
     decoded: DecodeInfo | None = None
     crop: np.ndarray | None = None
     """The uint8 RGB model-input crop (for the thumbnail); ``None`` before decoding."""
+    read_ms: float | None = None
+    """Handing the file's bytes over (the browser's read)."""
     prep_ms: float | None = None
     """Decode, crop, resize, gates and normalisation (Python)."""
     infer_ms: float | None = None
@@ -61,7 +63,10 @@ class Photo:
         that its failure is handled with the others)."""
         result = PhotoResult()
         try:
-            result.assessment = await self._run(await read, result)
+            t0 = self.clock()
+            data = await read
+            result.read_ms = (self.clock() - t0) * 1000.0
+            result.assessment = await self._run(data, result)
         except errors.SkinlensError as e:
             result.assessment = triage.rejected(e.code, error=e)
         except MemoryError:

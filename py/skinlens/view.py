@@ -66,6 +66,7 @@ def result_attrs(
         "data-reason": a.reason if a.rejected else None,
         "data-ms": _num(r.infer_ms),
         "data-prep-ms": _num(r.prep_ms),
+        "data-read-ms": _num(r.read_ms),
         "data-total-ms": _num(total_ms),
         "data-ood": None if a.ood is None else f"{a.ood.value:.4g}",
         "data-file": file_name,

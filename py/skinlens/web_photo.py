@@ -106,7 +106,9 @@ class PhotoPage:
         result = browser.el("result")
         browser.set_attrs(
             result,
-            {k: None for k in ("data-label", "data-priority", "data-probs", "data-reason")}
+            dict.fromkeys(
+                ("data-label", "data-priority", "data-probs", "data-reason", "data-ms"), None
+            )
             | {"data-state": "analysing", "data-file": name, "data-seq": str(self.seq)},
         )
         result.setAttribute("aria-busy", "true")
