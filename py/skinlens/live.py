@@ -26,7 +26,7 @@ import numpy as np
 from skinlens import quality, triage
 from skinlens.metadata import ModelInfo
 from skinlens.model import Predict
-from skinlens.preprocess import normalize, rgba_to_rgb
+from skinlens.preprocess import rgba_to_rgb
 from skinlens.smoothing import Smoother, SmoothingConfig
 
 STAGES = ("capture", "preprocess", "inference", "postprocess", "total")
@@ -180,7 +180,7 @@ class LivePipeline:
 
     async def classify(self, rgb: np.ndarray) -> triage.Calibrated:
         """Normalise and run the model on one accepted ROI."""
-        x = normalize(rgb, self.info.norm_scale, self.info.norm_offset)
+        x = self.info.model_input(rgb)
         inference = await self.predict(x[np.newaxis])
         return triage.calibrate(inference.row(0), self.info)
 

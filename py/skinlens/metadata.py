@@ -12,6 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from skinlens import preprocess
+
 PRIORITY_ORDER: tuple[str, ...] = ("Urgent", "High", "Medium", "Low")
 """Most to least urgent. ``None`` (cannot assess) is not part of the order."""
 
@@ -79,6 +83,17 @@ class ModelInfo:
     @property
     def norm_offset(self) -> float:
         return float(self.raw["input"]["normalization"]["offset"])
+
+    @property
+    def color_constancy(self) -> str | None:
+        """``input.color_constancy`` (``None``: the model takes the crop's colours as they are)."""
+        return self.raw["input"].get("color_constancy")
+
+    def model_input(self, rgb: np.ndarray) -> np.ndarray:
+        """A uint8 RGB crop of the input size -> the float32 input, exactly as in training
+        (colour constancy if the model wants it, then the normalisation)."""
+        pixels = preprocess.model_pixels(rgb, self.color_constancy)
+        return preprocess.normalize(pixels, self.norm_scale, self.norm_offset)
 
     @property
     def temperature(self) -> float:

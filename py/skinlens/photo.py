@@ -87,7 +87,7 @@ class Photo:
                 result.assessment = triage.rejected(report.verdict)
                 result.prep_ms = (self.clock() - t0) * 1000.0
                 return None
-        x = preprocess.normalize(result.crop, self.info.norm_scale, self.info.norm_offset)
+        x = self.info.model_input(result.crop)
         result.prep_ms = (self.clock() - t0) * 1000.0
         return x
 

@@ -99,3 +99,26 @@ def test_an_unreadable_file_is_a_read_error(info):
 
     r = asyncio.run(Photo(info, StubModel()).assess(unreadable()))
     assert r.assessment.reason == errors.READ_ERROR
+
+
+def test_the_model_gets_its_input_as_in_training(info):
+    """Colour constancy (when the metadata asks for it) and normalisation, as training does."""
+    import copy
+
+    from skinlens import metadata, preprocess
+
+    raw = copy.deepcopy(info.raw)
+    raw["input"]["color_constancy"] = "shades_of_gray"
+    sog = metadata.ModelInfo(raw)
+    model = StubModel()
+    seen = []
+
+    async def spy(batch):
+        seen.append(batch)
+        return await model(batch)
+
+    r = assess(Photo(sog, spy), jpeg(lesion_like(300)))
+    expected = preprocess.normalize(
+        preprocess.shades_of_gray(r.crop), info.norm_scale, info.norm_offset
+    )
+    assert np.array_equal(seen[0][0], expected)
