@@ -131,16 +131,19 @@ async function precache() {
   let loaded = 0;
   let files = 0;
   let lastPost = 0;
+  // Once one file fails the install is over: the other downloads stop, and no progress
+  // message may follow the failure (the page would show "downloading" again, for ever).
+  let failed = false;
   const progress = (force) => {
     const now = Date.now();
-    if (!force && now - lastPost < 200) return;
+    if (failed || (!force && now - lastPost < 200)) return;
     lastPost = now;
     broadcast({ event: "progress", loaded, total, files, filesTotal: entries.length });
   };
   progress(true);
   const queue = entries.slice();
   async function worker() {
-    while (queue.length) {
+    while (queue.length && !failed) {
       const [path, [sha, size]] = queue.shift();
       const url = urlOf(path);
       const have = await cache.match(url);
@@ -156,7 +159,10 @@ async function precache() {
       progress();
     }
   }
-  await Promise.all(Array.from({ length: PARALLEL }, worker));
+  await Promise.all(Array.from({ length: PARALLEL }, worker)).catch((err) => {
+    failed = true;
+    throw err;
+  });
   // Lazy files used by an older version: carry them over (no download).
   for (const [path, [sha]] of Object.entries(BUILD.lazy || {})) {
     await reuse(cache, olds, urlOf(path), sha);
