@@ -172,7 +172,8 @@ def calibration(info_raw: dict, codes: list[str], out: dict, groups: np.ndarray,
 
 def priorities(info: skmeta.ModelInfo, logits: np.ndarray) -> np.ndarray:
     """The app's priority for each image (``skinlens.triage``; gates not applied)."""
-    return np.array([triage.assess({"logits": lg}, info).priority for lg in logits])
+    probs = triage.calibrated_probs(logits, info.temperature)
+    return np.array([triage.decide(p, info).priority for p in probs])
 
 
 def lesion_report(info: skmeta.ModelInfo, y: np.ndarray, logits: np.ndarray, acc: np.ndarray):
@@ -297,22 +298,15 @@ def build_metadata(cfg: dict, temperature: float, thresholds: dict, photo_types:
 
 
 def photo_type_notes(reports: dict) -> dict:
-    """What the page says per photo type, from the measured per-source figures."""
-    ham, pad = reports["ham10000/test"], reports["pad-ufes-20/test"]
+    """The measured accuracy per photo type, which the page quotes (``skinlens.view``)."""
     return {
         "dermoscopic": {
-            "label": "Dermoscopy image",
-            "balanced_accuracy": round(ham["balanced_accuracy"], 3),
+            "balanced_accuracy": round(reports["ham10000/test"]["balanced_accuracy"], 3),
             "measured_on": "HAM10000 test",
         },
         "close_up": {
-            "label": "Ordinary close-up photo",
-            "balanced_accuracy": round(pad["balanced_accuracy"], 3),
+            "balanced_accuracy": round(reports["pad-ufes-20/test"]["balanced_accuracy"], 3),
             "measured_on": "PAD-UFES-20 test",
-            "caution": "The model is less reliable on ordinary close-up photos than on "
-            f"dermoscopy images (balanced accuracy {pad['balanced_accuracy']:.2f} on phone "
-            f"photos vs {ham['balanced_accuracy']:.2f} on dermoscopy). A dermatoscope "
-            "image gives a more reliable result.",
         },
     }
 

@@ -2,8 +2,8 @@
 
 In the page the call goes to the inference Web Worker (:class:`skinlens.browser.WorkerModel`);
 in tests it is a stub. A call takes a batch ``(n, size, size, 3)`` of normalised float32
-inputs and returns every named output the metadata lists (``logits``, ``ood_score``, ...),
-each with the batch as its first axis.
+inputs and returns every named output the metadata lists (``logits``, ``lesion``,
+``dermoscopic``, ``cam``), each with the batch as its first axis.
 """
 
 from __future__ import annotations

@@ -71,13 +71,14 @@ class QualityThresholds:
     bright_max_shadow: float = 0.75
     """Overexposed when even the darkest 5% (normally the lesion) is brighter
     than this: the lesion is washed out."""
-    bright_level: float = 0.96
-    """A pixel this bright is (nearly) clipped white (>= 245/255)..."""
+    bright_level: float = 0.99
+    """A pixel this bright is clipped white (>= 253/255; pale skin under a
+    dermatoscope's light reaches 245-252 and keeps its texture)..."""
     bright_max_fraction: float = 0.15
     """...and more than this fraction of clipped pixels is overexposed too."""
-    glare_level: float = 0.96
+    glare_level: float = 0.99
     """Specular glare: pixels whose darkest channel is still this bright (all
-    channels clipped near white; pale pink skin keeps green/blue lower)..."""
+    channels clipped white; pale pink skin keeps green/blue lower)..."""
     glare_max_fraction: float = 0.02
     """...covering more than this fraction of the ROI."""
     skin_min_chroma: float = 3.0
@@ -89,8 +90,11 @@ class QualityThresholds:
     skin_dark_level: float = 0.16
     """Pixels darker than this count as lesion (black/dark-brown pigment has
     no reliable chroma)."""
-    skin_min_fraction: float = 0.35
-    """Not a lesion when fewer pixels than this look like skin or pigment."""
+    skin_min_fraction: float = 0.15
+    """Not a lesion when fewer pixels than this look like skin or pigment. Only a
+    coarse colour check (grass, sky, grey pages): whether the photo shows a
+    lesion at all is decided by the model's ``lesion`` output, which a blue
+    nevus on very pale skin (skin fraction ~0.05-0.3) passes."""
     blur_min_sharpness: float = 3.0
     """Blurred when the noise-corrected sharpness (:func:`sharpness`) is below this."""
 

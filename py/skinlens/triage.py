@@ -4,8 +4,9 @@ The one place that decides, for photos and live frames alike:
 
 1. **Calibration**: ``softmax(logits / T)`` with ``T`` fitted on the validation split, so a
    threshold on a probability means what it says (:func:`calibrate`).
-2. **Out of distribution**: the model's own "is this what I was trained on" output against
-   its threshold (:func:`out_of_distribution`). A rejected input gets no class verdict.
+2. **Not a lesion**: the model's own ``lesion`` output (is this a photo of a skin lesion at
+   all?) against its threshold (:func:`out_of_distribution`). A rejected input gets no class
+   verdict.
 3. **Escalation**: the priority starts at the top class's; every class listed in
    ``thresholds.escalation`` whose probability reaches its threshold (chosen on the
    validation split for high sensitivity) raises it to the class's escalation priority; the
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -118,6 +119,8 @@ class Assessment:
     """The reached rules that raised the priority above the top class's own."""
     ood: OodCheck | None = None
     error: SkinlensError | None = None
+    photo_type: str | None = None
+    """``dermoscopic`` or ``close_up`` for a photo the model ran on; ``None`` otherwise."""
 
     @property
     def rejected(self) -> bool:
@@ -142,17 +145,30 @@ def rejected(
     return Assessment("rejected", NONE_PRIORITY, reason, probs=kept, ood=ood, error=error)
 
 
-def out_of_distribution(outputs: Mapping[str, np.ndarray], info: ModelInfo) -> OodCheck | None:
-    """The model's out-of-distribution signal against its threshold (``None``: no such output).
+def sigmoid(logit: float) -> float:
+    """Logistic function that does not overflow for large negative logits."""
+    if logit >= 0:
+        return 1.0 / (1.0 + math.exp(-logit))
+    e = math.exp(logit)
+    return e / (1.0 + e)
 
-    Today's model has ``ood_score`` (a Mahalanobis distance, higher = less like the training
-    lesions), rejected above ``thresholds.ood_score``.
-    """
-    if "ood_score" not in outputs:
-        return None
-    value = float(np.asarray(outputs["ood_score"]).reshape(-1)[0])
-    limit = float(info.thresholds["ood_score"])
-    return OodCheck("ood_score", value, limit, not math.isfinite(value) or value > limit)
+
+def out_of_distribution(outputs: Mapping[str, np.ndarray], info: ModelInfo) -> OodCheck:
+    """Is the input something the model can assess? Its ``lesion`` output is a logit for
+    "this photo shows a skin lesion", rejected below ``thresholds.lesion`` (chosen on the
+    validation split). Reported as probabilities, which is how the page explains it."""
+    logit = float(np.asarray(outputs["lesion"]).reshape(-1)[0])
+    limit = float(info.thresholds["lesion"])
+    rejected = not math.isfinite(logit) or logit < limit
+    value = sigmoid(logit) if math.isfinite(logit) else 0.0
+    return OodCheck("lesion", value, sigmoid(limit), rejected)
+
+
+def photo_type(outputs: Mapping[str, np.ndarray], info: ModelInfo) -> str:
+    """``dermoscopic`` or ``close_up``, from the model's ``dermoscopic`` output; the model is
+    weaker on close-ups and the page says so (``metadata.photo_types``)."""
+    logit = float(np.asarray(outputs["dermoscopic"]).reshape(-1)[0])
+    return "dermoscopic" if logit >= float(info.thresholds["dermoscopic"]) else "close_up"
 
 
 def calibrate(outputs: Mapping[str, np.ndarray], info: ModelInfo) -> Calibrated:
@@ -209,6 +225,7 @@ def decide(
 
 
 def assess(outputs: Mapping[str, np.ndarray], info: ModelInfo) -> Assessment:
-    """One input's named model outputs -> the verdict (calibration, OOD, escalation)."""
+    """One input's named model outputs -> the verdict (calibration, lesion check,
+    escalation) and the photo type."""
     c = calibrate(outputs, info)
-    return decide(c.probs, info, c.ood)
+    return replace(decide(c.probs, info, c.ood), photo_type=photo_type(outputs, info))

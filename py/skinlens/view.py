@@ -68,7 +68,8 @@ def result_attrs(
         "data-prep-ms": _num(r.prep_ms),
         "data-read-ms": _num(r.read_ms),
         "data-total-ms": _num(total_ms),
-        "data-ood": None if a.ood is None else f"{a.ood.value:.4g}",
+        "data-lesion": None if a.ood is None else f"{a.ood.value:.4g}",
+        "data-photo-type": a.photo_type,
         "data-file": file_name,
         "data-seq": str(seq),
     }
@@ -144,12 +145,26 @@ def explain(a: Assessment, info: ModelInfo, w: Wording) -> list[str]:
         lines.append(
             w.text(
                 "explain.ood",
-                value=f"{a.ood.value:.3g}",
-                limit=f"{a.ood.limit:.3g}",
+                value=fmt_pct(a.ood.value),
+                limit=fmt_pct(a.ood.limit),
                 verdict=verdict,
             )
         )
     return lines
+
+
+def photo_type_note(a: Assessment, info: ModelInfo, w: Wording) -> str:
+    """What the model thinks the photo is, and how reliable it is for that kind of photo
+    (measured per source; ``metadata.photo_types``)."""
+    if a.photo_type is None:
+        return ""
+    types = info.raw["photo_types"]
+    text = w.text(
+        f"phototype.{a.photo_type}",
+        bal=f"{types[a.photo_type]['balanced_accuracy']:.2f}",
+        bal_dermoscopic=f"{types['dermoscopic']['balanced_accuracy']:.2f}",
+    )
+    return f'<p class="photo-type photo-type-{esc(a.photo_type)}">{esc(text)}</p>'
 
 
 def _badge(priority: str, w: Wording) -> str:
@@ -218,7 +233,8 @@ def result_html(r: PhotoResult, file_name: str, info: ModelInfo, backend: str, w
     items = "".join(f"<li>{esc(x)}</li>" for x in explain(a, info, w))
     summary = f"<summary>{esc(w.text('result.why'))}</summary>"
     why = f'<details class="explain" open>{summary}<ul>{items}</ul></details>'
-    return f"{head}{file_line}{rec}{_bars(a, info, w)}{why}{notes}{_timing(r, backend, w)}"
+    kind = photo_type_note(a, info, w)
+    return f"{head}{file_line}{rec}{kind}{_bars(a, info, w)}{why}{notes}{_timing(r, backend, w)}"
 
 
 def list_item_html(

@@ -172,7 +172,8 @@ RESULT_KEYS = (
     "prep-ms",
     "read-ms",
     "total-ms",
-    "ood",
+    "lesion",
+    "photo-type",
     "file",
     "seq",
 )

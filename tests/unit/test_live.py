@@ -36,9 +36,9 @@ DARK = rgba((lesion_like().astype(np.float32) * 0.1).astype(np.uint8))
 class StubModel:
     """The injected model: fixed logits (and OOD score) for every input."""
 
-    def __init__(self, logits=NV, ood: float = 0.0) -> None:
+    def __init__(self, logits=NV, lesion: float = 5.0) -> None:
         self.logits = np.asarray(logits, np.float32)
-        self.ood = ood
+        self.lesion = lesion
         self.batches: list[np.ndarray] = []
 
     async def __call__(self, batch: np.ndarray) -> Inference:
@@ -46,7 +46,8 @@ class StubModel:
         n = batch.shape[0]
         outputs = {
             "logits": np.tile(self.logits, (n, 1)),
-            "ood_score": np.full((n, 1), self.ood, np.float32),
+            "lesion": np.full((n, 1), self.lesion, np.float32),
+            "dermoscopic": np.full((n, 1), 2.0, np.float32),
         }
         return Inference(outputs, 1.0)
 
@@ -76,11 +77,10 @@ def test_accepted_frames_become_stable_with_label_and_attrs():
     assert (a["state"], a["label"], a["stable"], a["priority"]) == ("ok", "nv", "true", "Low")
     assert len(json.loads(a["probs"])) == 7
     assert float(a["fps"]) >= 0 and float(a["ms-capture"]) == 0.5
-    # the model gets a batch of one, normalised as the metadata says
+    # the model gets a batch of one, prepared as the metadata says (colour constancy, scale)
     x = model.batches[-1]
     assert x.dtype == np.float32 and x.shape == (1, 224, 224, 3)
-    expected = LESION[0, 0, 0] * INFO.norm_scale + INFO.norm_offset
-    assert x[0, 0, 0, 0] == pytest.approx(expected, abs=1e-6)
+    np.testing.assert_allclose(x[0], INFO.model_input(LESION[..., :3]), atol=1e-6)
     assert set(r.timings) == {"capture", "preprocess", "inference", "postprocess", "total"}
 
 
@@ -97,8 +97,8 @@ def test_rejected_frame_is_never_classified():
     assert r.attrs()["label"] == "" and r.attrs()["priority"] == "None"
 
 
-def test_out_of_distribution_frame_reports_not_lesion_and_is_not_smoothed():
-    model = StubModel(ood=INFO.thresholds["ood_score"] * 2)
+def test_a_frame_that_is_not_a_lesion_reports_it_and_is_not_smoothed():
+    model = StubModel(lesion=INFO.thresholds["lesion"] - 3.0)
     p = LivePipeline(INFO, model)
     r = run(p.process(LESION))
     assert len(model.batches) == 1

@@ -33,10 +33,10 @@ def test_metadata_is_valid_and_trained(model_dir: Path) -> None:
     info = metadata.load(model_dir / "metadata.json")
     assert info.raw["status"] == "trained", "the shipped model must come from training/"
     assert info.codes == ["akiec", "bcc", "bkl", "df", "mel", "nv", "vasc"]
-    assert info.raw["calibration"]["fitted_on"] == "val"
+    assert info.raw["calibration"]["fitted_on"].startswith("val")
     assert set(info.thresholds["escalation"]) >= {"mel"}
     assert 0 < info.thresholds["escalation"]["mel"] < 1
-    assert np.isfinite(info.thresholds["ood_score"])
+    assert np.isfinite(info.thresholds["lesion"])
     assert "CC BY-NC-SA 4.0" in json.dumps(info.raw["training_data"])
 
 
@@ -112,13 +112,13 @@ def test_at_least_one_golden_case_passes_the_quality_gates(model_dir: Path) -> N
 
 
 def test_model_card_numbers_are_the_measured_ones(model_dir: Path) -> None:
+    """Every target row of the card quotes metrics.json (written by training/evaluate.py)."""
     card = (model_dir / "MODEL_CARD.md").read_text()
-    metrics = json.loads((model_dir / "metrics.json").read_text())
+    metrics = json.loads((model_dir / "metrics.json").read_text())["sources"]
     info = metadata.load(model_dir / "metadata.json")
-    shipped = metrics["variants"][info.raw["variant"]]
-    for key in ("balanced_accuracy", "macro_auc", "melanoma_sensitivity", "ece_after"):
-        row = re.search(rf"\| {key.replace('_', ' ')} \| ([0-9.]+) \|", card)
-        assert row, f"{key} missing from MODEL_CARD.md"
-        assert float(row.group(1)) == pytest.approx(shipped[key], abs=5e-5)
+    rows = re.findall(r"^\| ([a-z0-9-]+/[a-z]+) \| ([a-z -]+) \| ([0-9.]+) \|", card, re.M)
+    assert len(rows) >= 9, "the targets table is missing from MODEL_CARD.md"
+    for group, metric, value in rows:
+        assert float(value) == pytest.approx(metrics[group][metric.replace(" ", "_")], abs=5e-4)
     assert f"T = {info.temperature:.4f}" in card
-    assert "CC BY-NC-SA 4.0" in card and "Not a diagnosis" in card
+    assert "CC BY-NC-SA 4.0" in card and "CC BY 4.0" in card and "Not a diagnosis" in card

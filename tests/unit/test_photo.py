@@ -28,8 +28,8 @@ async def data(b: bytes) -> bytes:
 
 
 class StubModel:
-    def __init__(self, ood: float = 0.0, fail: bool = False) -> None:
-        self.ood, self.fail, self.calls = ood, fail, 0
+    def __init__(self, lesion: float = 5.0, fail: bool = False) -> None:
+        self.lesion, self.fail, self.calls = lesion, fail, 0
 
     async def __call__(self, batch: np.ndarray) -> Inference:
         self.calls += 1
@@ -37,9 +37,12 @@ class StubModel:
             raise ModelError("simulated GPU loss")
         assert batch.shape[1:] == (224, 224, 3) and batch.dtype == np.float32
         n = batch.shape[0]
-        return Inference(
-            {"logits": np.tile(NV, (n, 1)), "ood_score": np.full((n, 1), self.ood)}, 12.5
-        )
+        outputs = {
+            "logits": np.tile(NV, (n, 1)),
+            "lesion": np.full((n, 1), self.lesion),
+            "dermoscopic": np.full((n, 1), 2.0),
+        }
+        return Inference(outputs, 12.5)
 
 
 def assess(photo: Photo, payload: bytes):
@@ -71,8 +74,8 @@ def test_gates_off_sends_anything_to_the_model(info):
     assert r.assessment.state == "done" and model.calls == 1
 
 
-def test_out_of_distribution_keeps_probabilities_for_diagnostics(info):
-    r = assess(Photo(info, StubModel(ood=1e6)), jpeg(lesion_like(300)))
+def test_not_a_lesion_keeps_probabilities_for_diagnostics(info):
+    r = assess(Photo(info, StubModel(lesion=-8.0)), jpeg(lesion_like(300)))
     a = r.assessment
     assert a.reason == "not-lesion" and a.probs is not None and a.label is None
 

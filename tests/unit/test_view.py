@@ -13,17 +13,19 @@ from skinlens.photo import PhotoResult
 W = wording.load()
 
 
-def outputs(ood: float, **probs: float) -> dict[str, np.ndarray]:
+def outputs(lesion: float, dermoscopic: float = 4.0, **probs: float) -> dict[str, np.ndarray]:
+    """Named model outputs: class probabilities, the lesion and dermoscopic logits."""
     codes = ["akiec", "bcc", "bkl", "df", "mel", "nv", "vasc"]
     rest = (1 - sum(probs.values())) / (7 - len(probs))
     return {
         "logits": np.log([probs.get(c, rest) for c in codes]),
-        "ood_score": np.array([ood]),
+        "lesion": np.array([lesion]),
+        "dermoscopic": np.array([dermoscopic]),
     }
 
 
 def test_done_result_attributes_follow_the_contract(info):
-    a = triage.assess(outputs(0.5, nv=0.9), info)
+    a = triage.assess(outputs(5.0, nv=0.9), info)
     attrs = view.result_attrs(PhotoResult(a, prep_ms=3.25, infer_ms=20.0), 4, "x.jpg", 41.0)
     assert attrs["data-state"] == "done" and attrs["data-label"] == "nv"
     assert attrs["data-priority"] == "Low" and attrs["data-reason"] is None
@@ -35,21 +37,23 @@ def test_done_result_attributes_follow_the_contract(info):
         "41.0",
     )
     assert attrs["data-seq"] == "4" and attrs["data-file"] == "x.jpg"
+    assert attrs["data-photo-type"] == "dermoscopic"
+    assert float(attrs["data-lesion"]) > 0.99
 
 
 def test_escalation_is_explained_with_its_numbers(info):
-    a = triage.assess(outputs(0.5, nv=0.6, mel=0.3), info)
+    a = triage.assess(outputs(5.0, nv=0.6, mel=0.3), info)
     assert a.priority == "Urgent"
     lines = view.explain(a, info, W)
-    assert lines[0].startswith("Raised to Urgent: the probability of Melanoma is 30%")
+    assert lines[0].startswith("Raised to Urgent: the probability of Melanoma is ")
     assert any("calibrated probabilities" in x for x in lines)
-    assert any("Out-of-distribution score" in x and "similar to" in x for x in lines)
+    assert any("shows a skin lesion" in x and "enough to assess it" in x for x in lines)
     html = view.result_html(PhotoResult(a), "x.jpg", info, "WASM", W)
     assert "Melanocytic nevi" in html and "Why this result?" in html and "Urgent" in html
 
 
 def test_a_rejection_says_what_to_do_without_probability_bars(info):
-    a = triage.assess(outputs(1e6, mel=0.9), info)
+    a = triage.assess(outputs(-10.0, mel=0.9), info)
     attrs = view.result_attrs(PhotoResult(a), 1, "cat.png", 10.0)
     assert attrs["data-state"] == "rejected" and attrs["data-reason"] == "not-lesion"
     assert attrs["data-priority"] == "None" and attrs["data-label"] == ""
@@ -57,6 +61,17 @@ def test_a_rejection_says_what_to_do_without_probability_bars(info):
     html = view.result_html(PhotoResult(a), "cat.png", info, "WASM", W)
     assert "No skin lesion recognised" in html and 'class="bars"' not in html
     assert info.recommendations["None"] in html
+
+
+def test_a_close_up_photo_carries_the_measured_caution(info):
+    a = triage.assess(outputs(5.0, dermoscopic=-3.0, nv=0.9), info)
+    assert a.photo_type == "close_up"
+    html = view.result_html(PhotoResult(a), "phone.jpg", info, "WASM", W)
+    close = info.raw["photo_types"]["close_up"]["balanced_accuracy"]
+    assert "less reliable" in html and f"{close:.2f}" in html
+    plain = PhotoResult(triage.assess(outputs(5.0, nv=0.9), info))
+    dermo = view.result_html(plain, "d.jpg", info, "WASM", W)
+    assert "dermoscopy image" in dermo and "less reliable" not in dermo
 
 
 def test_decode_failure_wording_names_the_file_kind(info):
