@@ -1,6 +1,6 @@
 """Benchmarks: each prints one JSON object; run from the repository root as
 ``python -m bench.<name>`` (``live``, ``photo``, ``engines``, ``startup``, ``download``,
-``py_core``). Not collected by pytest: numbers are measured, not asserted.
+``py_core``, ``sources``). Not collected by pytest: numbers are measured, not asserted.
 
 The app's Python package is not installed anywhere, so this package puts ``py/`` and the
 browser-test helpers (``tests/``, ``tests/browser/``) on ``sys.path`` once, here, the same
