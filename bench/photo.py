@@ -16,16 +16,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import statistics
-import tempfile
 from pathlib import Path
 
 from harness import DATA_DIR, Browser, LoggedServer, open_app, wait_for
 from imagegen import write_lesion_jpeg
 
-import serve
-from build import build
+from bench.common import page, workspace
 
 TIMING_JS = """
 window.__photo = [];
@@ -81,21 +78,11 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=15)
     ap.add_argument("--dist", help="a built dist/ (default: build one into a temp dir)")
     args = ap.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="skinlens-bench-photo-"))
-    try:
-        dist = Path(args.dist) if args.dist else build(dist=tmp / "dist", quiet=True).dist
-        log = tmp / "requests.log"
-        with serve.running_server(dist, port=0, log=log) as srv:
-            browser = Browser()
-            try:
-                out = run(browser, LoggedServer(srv, log), photo_200x150(tmp), args.runs)
-            finally:
-                browser.close()
-        out["target_ms"] = 70
-        out["target_met"] = out["latency_ms_median"] <= 70
-        print(json.dumps(out, indent=1))
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    with workspace("photo", args.dist) as (tmp, dist), page(dist, tmp) as (browser, server):
+        out = run(browser, server, photo_200x150(tmp), args.runs)
+    out["target_ms"] = 70
+    out["target_met"] = out["latency_ms_median"] <= 70
+    print(json.dumps(out, indent=1))
     return 0
 
 

@@ -12,16 +12,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
-import tempfile
 import time
-from pathlib import Path
 
-from harness import Browser, LoggedServer, open_app
+from harness import open_app
 from sources_page import every, run, source_images, summary
 
-import serve
-from build import build
+from bench.common import page, workspace
 
 
 def main() -> int:
@@ -33,25 +29,15 @@ def main() -> int:
     if not found:
         print(json.dumps({"skipped": "no data sources under ../shared/data"}))
         return 0
-    tmp = Path(tempfile.mkdtemp(prefix="skinlens-bench-sources-"))
-    try:
-        dist = Path(args.dist) if args.dist else build(dist=tmp / "dist", quiet=True).dist
-        log = tmp / "requests.log"
-        out: dict = {}
-        with serve.running_server(dist, port=0, log=log) as srv:
-            browser = Browser()
-            try:
-                open_app(browser, LoggedServer(srv, log), "backend=wasm")
-                for source, images in found.items():
-                    chosen = every(images, args.per_source) if args.per_source else images
-                    t0 = time.monotonic()
-                    out[source] = summary(run(browser, chosen))
-                    out[source]["seconds"] = round(time.monotonic() - t0, 1)
-            finally:
-                browser.close()
-        print(json.dumps(out, indent=1))
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    out: dict = {}
+    with workspace("sources", args.dist) as (tmp, dist), page(dist, tmp) as (browser, server):
+        open_app(browser, server, "backend=wasm")
+        for source, images in found.items():
+            chosen = every(images, args.per_source) if args.per_source else images
+            t0 = time.monotonic()
+            out[source] = summary(run(browser, chosen))
+            out[source]["seconds"] = round(time.monotonic() - t0, 1)
+    print(json.dumps(out, indent=1))
     return 0
 
 
