@@ -5,7 +5,11 @@
  *     exposes its handle as window.skinlens.model (a SkinlensModel, below);
  *  2. shows load progress for the stages that run before Python is up (Pyodide, packages,
  *     TF.js, model), because Python cannot report on its own download;
- *  3. window.skinlens = { ready, backend, model, metadataUrl, info, mark, setStage, nextPaint }.
+ *  3. chooses the language (?lang=en|zh|ru, else the one picked in the page, else the browser's)
+ *     and fetches its wording catalogue (py/skinlens/wording_<lang>.json, the one Python uses)
+ *     once: the static page text and the load progress need it before Python is up;
+ *  4. window.skinlens = { ready, backend, model, metadataUrl, info, mark, setStage, nextPaint,
+ *     lang, locale, words (resolves to the catalogue's text once the page is translated), t }.
  * The model's metadata URL is the page's <meta name="skinlens-model">; all URLs are relative
  * to this script, so the app works under any sub-path.
  */
@@ -15,6 +19,75 @@
   const ORDER = ["webgpu", "webgl", "wasm", "cpu"]; // for validating ?backend= (the worker decides)
   const BASE = new URL(".", (document.currentScript && document.currentScript.src) || location.href);
   const url = (p) => new URL(p, BASE).href;
+  const params = new URLSearchParams(location.search);
+
+  /* ---------------------------------------------------------------- words */
+  const LOCALES = { en: "en", zh: "zh-Hans", ru: "ru" }; // catalogue -> BCP 47 (html lang, Intl)
+  const LANG_KEY = "skinlens-lang";
+  function chooseLang() {
+    const forcedLang = (params.get("lang") || "").toLowerCase();
+    if (forcedLang in LOCALES) return forcedLang;
+    const picked = localStorage.getItem(LANG_KEY);
+    if (picked in LOCALES) return picked;
+    for (const tag of navigator.languages || []) {
+      const base = String(tag).toLowerCase().split("-")[0];
+      if (base in LOCALES) return base;
+    }
+    return "en";
+  }
+  const lang = chooseLang();
+  const locale = LOCALES[lang];
+  document.documentElement.lang = locale;
+  let words = null; // the catalogue, once fetched
+  // A catalogue entry's text with {placeholders} filled ("" until the catalogue is here:
+  // everything rendered before is rendered again when it arrives).
+  function t(key, values) {
+    if (!words) return "";
+    return words[key].text.replace(/\{(\w+)\}/g, (m, k) => (values && k in values ? String(values[k]) : m));
+  }
+  // Static text: [data-i18n] elements get the entry's text (a {name} in it places the child
+  // element with data-slot="name": links, emphasis); [data-i18n-attr="attr=key ..."] sets
+  // attributes; <template> contents too.
+  function translate(root) {
+    for (const node of root.querySelectorAll("[data-i18n]")) {
+      const slots = {};
+      for (const child of node.querySelectorAll(":scope > [data-slot]")) slots[child.dataset.slot] = child;
+      const parts = t(node.dataset.i18n).split(/\{(\w+)\}/);
+      node.replaceChildren(...parts.map((part, i) => (i % 2 ? slots[part] : part)));
+    }
+    for (const node of root.querySelectorAll("[data-i18n-attr]")) {
+      for (const pair of node.dataset.i18nAttr.split(" ")) {
+        const [attr, key] = pair.split("=");
+        node.setAttribute(attr, t(key));
+      }
+    }
+    for (const tpl of root.querySelectorAll("template")) translate(tpl.content);
+  }
+  // The language picker: remembered, and the page reloads in the new language.
+  function bindLanguagePicker() {
+    const picker = document.getElementById("lang-select");
+    picker.value = lang;
+    picker.addEventListener("change", () => {
+      localStorage.setItem(LANG_KEY, picker.value);
+      const next = new URL(location.href);
+      next.searchParams.delete("lang");
+      location.assign(next.href);
+    });
+  }
+  const domReady = new Promise((resolve) => document.addEventListener("DOMContentLoaded", resolve));
+  const wordsReady = Promise.all([
+    fetch(url(`py/skinlens/wording_${lang}.json`)).then((r) => {
+      if (!r.ok) throw new Error(`HTTP ${r.status} for wording_${lang}.json`);
+      return r.text();
+    }),
+    domReady,
+  ]).then(([text]) => {
+    words = JSON.parse(text);
+    translate(document);
+    bindLanguagePicker();
+    renderAll();
+    return text;
+  });
 
   /* ---------------------------------------------------------------- progress */
   // performance.now() at each boot step (benchmarks read skinlens.info.marks)
@@ -25,9 +98,11 @@
   mark("app.js");
   const stages = {};
   const bytes = { python: 0, packages: 0, backend: 0, model: 0 };
+  const oneDecimal = new Intl.NumberFormat(locale, { minimumFractionDigits: 1, maximumFractionDigits: 1 });
+  const whole = new Intl.NumberFormat(locale, { maximumFractionDigits: 0 });
   function fmtBytes(n) {
-    if (!n) return "0 MB";
-    return n >= 1e6 ? (n / 1e6).toFixed(1) + " MB" : Math.max(1, Math.round(n / 1e3)) + " kB";
+    if (n >= 1e6) return t("unit.mb", { n: oneDecimal.format(n / 1e6) });
+    return t("unit.kb", { n: whole.format(n ? Math.max(1, Math.round(n / 1e3)) : 0) });
   }
   function renderStage(id) {
     const s = stages[id];
@@ -41,12 +116,16 @@
       else bar.value = Math.max(0, Math.min(1, s.fraction));
     }
     const text = document.getElementById("progress-" + id + "-text");
-    if (text) text.textContent = s.text;
+    if (text) text.textContent = t(s.key, s.values);
   }
-  function setStage(id, state, text, fraction) {
+  // key, values: the catalogue entry for the stage's text (the last one stays when key is null)
+  function setStage(id, state, key, values, fraction) {
     const s = (stages[id] = stages[id] || {});
     s.state = state;
-    s.text = text != null ? String(text) : s.text || "";
+    if (key != null) {
+      s.key = key;
+      s.values = values || {};
+    }
     // waiting: empty bar; loading without a known fraction: indeterminate bar
     s.fraction = state === "done" ? 1 : state === "waiting" ? 0 : fraction == null ? null : Number(fraction);
     renderStage(id);
@@ -54,7 +133,6 @@
   function renderAll() {
     Object.keys(stages).forEach(renderStage);
   }
-  document.addEventListener("DOMContentLoaded", renderAll);
 
   // Bytes per stage from the page's own resource timings (a cache hit counts as 0 B).
   function classify(name) {
@@ -72,7 +150,7 @@
         bytes[k] += e.transferSize || 0;
         const s = stages[k];
         if (s && s.state === "done" && (k === "python" || k === "packages")) {
-          setStage(k, "done", doneText(k));
+          setStage(k, "done", ...doneText(k));
         }
       }
     }).observe({ type: "resource", buffered: true });
@@ -80,24 +158,24 @@
     /* old browser: no byte counts */
   }
   function doneText(k) {
-    return bytes[k] ? `ready · ${fmtBytes(bytes[k])} downloaded` : "ready (cached)";
+    return bytes[k] ? ["progress.ready-downloaded", { size: fmtBytes(bytes[k]) }] : ["progress.ready-cached"];
   }
 
   // PyScript reports its own boot steps as `py:progress` events.
   addEventListener("py:progress", (ev) => {
     const d = String(ev.detail || "");
     mark("py:" + d);
-    if (d === "Loading Pyodide") setStage("python", "loading", "downloading…");
-    else if (d === "Loaded Pyodide") setStage("python", "done", doneText("python"));
-    else if (d === "Loading packages") setStage("packages", "loading", "downloading…");
-    else if (d === "Loaded packages") setStage("packages", "done", doneText("packages"));
-    else if (d === "Loading files") setStage("app", "loading", "loading Python modules…");
+    if (d === "Loading Pyodide") setStage("python", "loading", "progress.downloading");
+    else if (d === "Loaded Pyodide") setStage("python", "done", ...doneText("python"));
+    else if (d === "Loading packages") setStage("packages", "loading", "progress.downloading");
+    else if (d === "Loaded packages") setStage("packages", "done", ...doneText("packages"));
+    else if (d === "Loading files") setStage("app", "loading", "progress.modules");
   });
-  setStage("python", "loading", "starting…");
-  setStage("packages", "waiting", "waiting");
-  setStage("backend", "loading", "starting…");
-  setStage("model", "waiting", "waiting");
-  setStage("app", "waiting", "waiting");
+  setStage("python", "loading", "progress.starting");
+  setStage("packages", "waiting", "progress.waiting");
+  setStage("backend", "loading", "progress.starting");
+  setStage("model", "waiting", "progress.waiting");
+  setStage("app", "waiting", "progress.waiting");
 
   /* ---------------------------------------------------------------- model */
   /* The model runs in a Web Worker (model-worker.js); this is its page-side handle, shaped
@@ -132,8 +210,12 @@
     receive(msg) {
       if (msg.op === "progress") {
         if (this.quiet) return; // a second model: the load panel is long gone
-        const text = msg.total ? `${fmtBytes(msg.fraction * msg.total)} of ${fmtBytes(msg.total)}` : msg.text;
-        setStage(msg.stage, msg.state, text, msg.fraction);
+        if (msg.total) {
+          const sizes = { done: fmtBytes(msg.fraction * msg.total), total: fmtBytes(msg.total) };
+          setStage(msg.stage, msg.state, "progress.of", sizes, msg.fraction);
+        } else {
+          setStage(msg.stage, msg.state, msg.key, msg.values, msg.fraction);
+        }
         return;
       }
       const p = this.pending.get(msg.id);
@@ -158,7 +240,6 @@
   }
 
   /* ---------------------------------------------------------------- boot */
-  const params = new URLSearchParams(location.search);
   const forcedRaw = (params.get("backend") || "").toLowerCase();
   const forced = ORDER.includes(forcedRaw) ? forcedRaw : null;
   const METADATA = url(document.querySelector('meta[name="skinlens-model"]').content);
@@ -177,6 +258,10 @@
     },
     mark,
     setStage,
+    lang,
+    locale,
+    words: wordsReady,
+    t,
     // resolves after the browser has painted (or 50 ms, e.g. in a background tab)
     nextPaint: () =>
       new Promise((resolve) => {
@@ -208,7 +293,7 @@
     api.model = model;
     api.backend = model.info.backend;
     Object.assign(api.info, model.info);
-    setStage("model", "done", `${fmtBytes(model.info.modelBytes)} · ready`);
+    setStage("model", "done", "progress.model-ready", { size: fmtBytes(model.info.modelBytes) });
     return api;
   }
 
@@ -216,7 +301,7 @@
     const msg = e && e.message ? e.message : String(e);
     api.info.error = msg;
     const s = stages.model && stages.model.state === "loading" ? "model" : "backend";
-    setStage(s, "error", msg);
+    setStage(s, "error", "progress.failed-because", { cause: msg });
     throw e;
   });
   // keep an unhandled rejection out of the console; Python awaits `ready` and reports

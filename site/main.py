@@ -1,9 +1,11 @@
 """PyScript entry point: wire the photo and the camera sides of the page, as siblings.
 
-Boot: the model's metadata (the single source for sizes, classes and settings) -> the
-pipelines with the inference worker as their model -> bind the inputs -> wait for the worker
-(``skinlens.ready``) -> ``<body data-ready="true" data-backend=...>``. The ``skinlens``
-package is copied into the interpreter's file system by ``pyscript.toml``'s ``[files]``.
+Boot: the wording catalogue of the page's language (app.js fetched it and translated the
+static page) -> the model's metadata (the single source for sizes, classes and settings) ->
+the pipelines with the inference worker as their model -> bind the inputs -> wait for the
+worker (``skinlens.ready``) -> ``<body data-ready="true" data-backend=...>``. The
+``skinlens`` package is copied into the interpreter's file system by ``pyscript.toml``'s
+``[files]``.
 """
 
 import js
@@ -21,50 +23,58 @@ def fatal(message: str) -> None:
     box.textContent = message
     box.hidden = False
     js.document.body.dataset.error = message
-    browser.stage("app", "error", "failed")
+    browser.stage("app", "error", "progress.failed")
 
 
-def show_backend(info) -> None:
+def why_text(why, w: wording.Wording) -> str:
+    """One reason the worker passed a backend over (a catalogue entry it named)."""
+    return w.text(str(why.key), engine=str(why.engine), detail=str(why.detail))
+
+
+def show_backend(info, w: wording.Wording) -> None:
     """The engine pill and, when the engine is not the one wanted, why."""
     label = str(info.backendLabel)
     browser.el("backend-name").textContent = label
-    browser.el("backend-pill").title = f"Neural network runs on {label}: {info.device}"
-    note = str(info.note or "")
-    if note:
-        browser.el("backend-note").textContent = note
-        browser.el("backend-note").hidden = False
-        js.document.body.dataset.backendNote = note
+    browser.el("backend-pill").title = w.text("page.engine-runs", engine=label, device=info.device)
+    if not info.note:
+        return
+    note = w.text("engine.note", why=why_text(info.note.why, w), engine=str(info.note.engine))
+    others = [why_text(o, w) for o in info.note.others]
+    if others:
+        note += f" ({'; '.join(others)}.)"
+    browser.el("backend-note").textContent = note
+    browser.el("backend-note").hidden = False
+    js.document.body.dataset.backendNote = note
 
 
 async def main() -> None:
-    browser.stage("app", "loading", "starting…")
+    words = await browser.load_wording()
+    browser.stage("app", "loading", "progress.starting")
     try:
         info = await browser.load_metadata()
     except Exception as e:
-        fatal(f"The model description could not be loaded ({browser.error_text(e)}).")
+        fatal(words.text("error.metadata", cause=browser.error_text(e)))
         return
-    words = wording.load()
     photo_model = Photo(info, browser.WorkerModel(), gates=browser.query_param("gates") != "off")
     photo = PhotoPage(info, photo_model, words)
     live_model = browser.WorkerModel(live=True)
     camera = LiveCamera(info, live.LivePipeline(info, live_model, clock=browser.now), words)
     photo.bind()
     camera.bind()
-    browser.stage("app", "loading", "waiting for the model…")
+    browser.stage("app", "loading", "progress.waiting-model")
     try:
         bridge = await browser.model_ready()
     except JsException as e:
-        fatal(
-            f"The model could not be started: {browser.error_text(e)}. Reload the page; if this "
-            "keeps happening, try an up-to-date Chrome, Edge, Firefox or Safari."
-        )
+        fatal(words.text("error.model-start", cause=browser.error_text(e)))
         return
-    show_backend(bridge)
+    show_backend(bridge, words)
     photo.enable(str(bridge.backendLabel))
     camera.enable(str(bridge.backendLabel))
-    browser.el("model-version").textContent = f"Model: {info.raw['name']} ({info.raw['variant']})."
+    browser.el("model-version").textContent = words.text(
+        "footer.model", name=info.raw["name"], variant=info.raw["variant"]
+    )
     browser.el("loading").setAttribute("aria-busy", "false")
-    browser.stage("app", "done", "ready")
+    browser.stage("app", "done", "progress.ready")
     browser.mark("ready")
     bridge.pageReadyMs = browser.now()  # since navigation start (benchmarks)
     js.document.body.dataset.backend = str(bridge.backend)

@@ -7,7 +7,9 @@
  * Messages in:  {id, op: "load", metadataUrl, forced, threads} | {id, op: "predict", data, n, names}
  *               | {id, op: "memory"} | {id, op: "dispose"}
  * Messages out: {id, ok: true, result} | {id, ok: false, error} for each request, plus
- *               {op: "progress", stage, state, text, fraction} while loading.
+ *               {op: "progress", stage, state, key, values, fraction, total} while loading
+ *               (key, values: a wording-catalogue entry; the page words it in its language).
+ * Reasons a backend was passed over are catalogue entries too: why = {key, engine, detail}.
  * Input and output buffers travel as transferables (moved, never copied).
  *
  * Backend choice is the automation contract's: `forced` first, else webgpu -> webgl -> wasm
@@ -25,6 +27,7 @@
 
 const ORDER = ["webgpu", "webgl", "wasm", "cpu"];
 const LABEL = { webgpu: "WebGPU", webgl: "WebGL", wasm: "WASM", cpu: "CPU" };
+const unavailable = (name) => ({ key: "engine.unavailable", engine: LABEL[name], detail: "" });
 const SOFTWARE_RE = /swiftshader|llvmpipe|softpipe|software|microsoft basic render/i;
 const VENDOR = new URL("vendor/tfjs/", self.location.href).href;
 
@@ -32,21 +35,21 @@ let model = null; // tf.GraphModel
 let spec = null; // {input, shape, outputs: {key: node name}}
 
 // a load step for the page's progress list (`total`: bytes, when the step is a download)
-function progress(stage, state, text, fraction, total) {
-  self.postMessage({ op: "progress", stage, state, text, fraction, total });
+function progress(stage, state, key, values, fraction, total) {
+  self.postMessage({ op: "progress", stage, state, key, values, fraction, total });
 }
 
 /* ------------------------------------------------------------------ backends */
 async function probe(name) {
   if (name === "webgpu") {
-    if (!self.navigator.gpu) return { ok: false, why: "WebGPU not available in this browser" };
+    if (!self.navigator.gpu) return { ok: false, why: unavailable("webgpu") };
     let adapter = null;
     try {
       adapter = await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
     } catch (e) {
-      return { ok: false, why: "WebGPU not available in this browser", detail: e.message };
+      return { ok: false, why: unavailable("webgpu"), detail: e.message };
     }
-    if (!adapter) return { ok: false, why: "WebGPU not available in this browser", detail: "no GPU adapter" };
+    if (!adapter) return { ok: false, why: unavailable("webgpu"), detail: "no GPU adapter" };
     const ai = adapter.info || {};
     const desc = [ai.vendor, ai.architecture, ai.device, ai.description].filter(Boolean).join(" ");
     const software = !!(adapter.isFallbackAdapter || ai.isFallbackAdapter || SOFTWARE_RE.test(desc));
@@ -55,20 +58,20 @@ async function probe(name) {
   if (name === "webgl") {
     try {
       const gl = new OffscreenCanvas(1, 1).getContext("webgl2");
-      if (!gl) return { ok: false, why: "WebGL not available in this browser" };
+      if (!gl) return { ok: false, why: unavailable("webgl") };
       const ext = gl.getExtension("WEBGL_debug_renderer_info");
       const r = String(gl.getParameter(ext ? ext.UNMASKED_RENDERER_WEBGL : gl.RENDERER) || "");
       const lose = gl.getExtension("WEBGL_lose_context");
       if (lose) lose.loseContext();
       return { ok: true, software: SOFTWARE_RE.test(r), device: r };
     } catch (e) {
-      return { ok: false, why: "WebGL not available in this browser" };
+      return { ok: false, why: unavailable("webgl") };
     }
   }
   if (name === "wasm") {
     return typeof WebAssembly === "object"
       ? { ok: true, software: false, device: "CPU (WebAssembly)" }
-      : { ok: false, why: "WebAssembly not available in this browser" };
+      : { ok: false, why: unavailable("wasm") };
   }
   return { ok: true, software: false, device: "CPU (JavaScript)" };
 }
@@ -102,7 +105,7 @@ async function chooseBackend(forced, threads) {
   const probes = {};
   const plan = forced ? [forced].concat(ORDER.filter((b) => b !== forced)) : ORDER.slice();
   for (const name of plan) {
-    progress("backend", "loading", "trying " + LABEL[name] + "…");
+    progress("backend", "loading", "progress.trying", { engine: LABEL[name] });
     const p = (probes[name] = await probe(name));
     if (!p.ok) {
       tried.push({ name, ok: false, why: p.why, detail: p.detail });
@@ -110,7 +113,7 @@ async function chooseBackend(forced, threads) {
     }
     if (p.software && name !== forced) {
       demoted.push(name);
-      tried.push({ name, ok: false, why: LABEL[name] + " runs in software here, slower than WASM", detail: p.device });
+      tried.push({ name, ok: false, why: { key: "engine.software", engine: LABEL[name], detail: "" }, detail: p.device });
       continue;
     }
     try {
@@ -118,7 +121,7 @@ async function chooseBackend(forced, threads) {
       tried.push({ name, ok: true, device: p.device });
       return { name, tried, device: p.device, software: !!p.software };
     } catch (e) {
-      tried.push({ name, ok: false, why: e.message });
+      tried.push({ name, ok: false, why: { key: "engine.failed", engine: LABEL[name], detail: e.message } });
     }
   }
   for (const name of demoted) {
@@ -127,21 +130,21 @@ async function chooseBackend(forced, threads) {
       tried.push({ name, ok: true, device: probes[name].device });
       return { name, tried, device: probes[name].device, software: true };
     } catch (e) {
-      tried.push({ name, ok: false, why: e.message });
+      tried.push({ name, ok: false, why: { key: "engine.failed", engine: LABEL[name], detail: e.message } });
     }
   }
-  throw new Error("no TensorFlow.js backend could start: " + tried.map((t) => t.why).join("; "));
+  const failures = tried.map((t) => `${LABEL[t.name]}: ${t.why.detail || t.detail || t.why.key}`);
+  throw new Error("no TensorFlow.js backend could start: " + failures.join("; "));
 }
 
 function backendNote(choice, forced) {
-  // Why the engine in use is not the one wanted, e.g. "WebGPU not available in this browser — using WASM."
+  // Why the engine in use is not the one wanted ("WebGPU not available in this browser — using
+  // WASM." in English): null, or {why, engine, others: [why...]} for the page to word.
   const wanted = forced || ORDER[0];
-  if (choice.name === wanted) return "";
+  if (choice.name === wanted) return null;
   const first = choice.tried.find((t) => t.name === wanted && !t.ok);
-  let note = `${first ? first.why : LABEL[wanted] + " not available"} — using ${LABEL[choice.name]}.`;
   const others = choice.tried.filter((t) => !t.ok && t.name !== wanted && t.name !== choice.name);
-  if (others.length) note += " (" + others.map((t) => t.why).join("; ") + ".)";
-  return note;
+  return { why: first ? first.why : unavailable(wanted), engine: LABEL[choice.name], others: others.map((t) => t.why) };
 }
 
 /* ------------------------------------------------------------------ model */
@@ -175,7 +178,7 @@ function ioSpec(meta, json) {
 
 async function load({ metadataUrl, forced, threads }) {
   const t0 = performance.now();
-  progress("backend", "loading", "starting…");
+  progress("backend", "loading", "progress.starting");
   importScripts(VENDOR + "tf.min.js");
   tf.enableProdMode();
   const choice = await chooseBackend(forced, threads);
@@ -195,13 +198,13 @@ async function load({ metadataUrl, forced, threads }) {
     info.wasmSimd = !!tf.env().getBool("WASM_HAS_SIMD_SUPPORT");
     info.threads = tf.wasm.getThreadsCount();
   }
-  progress("backend", "done", LABEL[choice.name]);
+  progress("backend", "done", "progress.ready-engine", { engine: LABEL[choice.name] });
 
   const metaRes = await fetch(metadataUrl);
   if (!metaRes.ok) throw new Error(`model description not found (${metaRes.status} for metadata.json)`);
   const meta = await metaRes.json();
   const modelUrl = new URL(meta.model_file, new URL(metadataUrl, self.location.href)).href;
-  progress("model", "loading", "downloading…", 0);
+  progress("model", "loading", "progress.downloading", {}, 0);
   const res = await fetch(modelUrl);
   if (!res.ok) throw new Error(`model not found (${res.status} for ${meta.model_file})`);
   const json = await res.json();
@@ -215,12 +218,12 @@ async function load({ metadataUrl, forced, threads }) {
   const tm = performance.now();
   model = await tf.loadGraphModel(modelUrl, {
     fetchFunc,
-    onProgress: (f) => progress("model", "loading", "", f, total),
+    onProgress: (f) => progress("model", "loading", null, null, f, total),
   });
   info.modelBytes = total;
   info.modelLoadMs = Math.round(performance.now() - tm);
 
-  progress("model", "loading", "warming up…", 1);
+  progress("model", "loading", "progress.warming-up", {}, 1);
   const tw = performance.now();
   await predict({ data: new Float32Array(spec.shape.reduce((a, b) => a * b, 1)).buffer, n: 1 });
   info.warmupMs = Math.round(performance.now() - tw);

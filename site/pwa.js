@@ -9,6 +9,8 @@
  *                      (filled in by pwa.js when the page gives an empty container)
  * <html data-coi-reload="off"> disables the one-time reload that enables cross-origin isolation.
  * window.skinlensPWA: {state, build, isolated, applyUpdate(), checkForUpdate()}.
+ * Words come from the page language's catalogue through app.js (window.skinlens.t); this
+ * script starts once it is loaded (window.skinlens.words).
  */
 (() => {
   "use strict";
@@ -21,6 +23,7 @@
   let hadController = false;
   let updateRequested = false;
   let reloading = false;
+  const t = (key, values) => window.skinlens.t(key, values);
 
   function el(id, make) {
     let node = document.getElementById(id);
@@ -48,21 +51,21 @@
       d.className = "update-banner";
       d.setAttribute("role", "alert");
       d.hidden = true;
-      d.append("Update available — ");
+      d.append(t("pwa.update"));
       const b = document.createElement("button");
       b.type = "button";
       b.id = "update-reload";
-      b.textContent = "reload";
+      b.textContent = t("pwa.reload");
       d.appendChild(b);
       return d;
     });
     if (banner && !banner.querySelector("#update-reload")) {
       // the page gave an empty container: fill it
-      banner.textContent = "Update available — ";
+      banner.textContent = t("pwa.update");
       const b = document.createElement("button");
       b.type = "button";
       b.id = "update-reload";
-      b.textContent = "reload";
+      b.textContent = t("pwa.reload");
       banner.appendChild(b);
     }
     const button = banner && banner.querySelector("#update-reload");
@@ -84,7 +87,8 @@
   }
 
   function mb(n) {
-    return (n / 1e6).toFixed(1);
+    const fmt = new Intl.NumberFormat(window.skinlens.locale, { minimumFractionDigits: 1, maximumFractionDigits: 1 });
+    return t("unit.mb", { n: fmt.format(n / 1e6) });
   }
 
   function showIsolation(note) {
@@ -96,20 +100,21 @@
     if (!node) return;
     api.isolated = !!window.crossOriginIsolated;
     node.dataset.isolated = String(api.isolated);
+    // note: the catalogue key of why it is not isolated
     node.textContent = api.isolated
-      ? "Cross-origin isolated: yes (multi-threaded WASM available)"
-      : "Cross-origin isolated: no (single-threaded WASM)" + (note ? ` — ${note}` : "");
+      ? t("pwa.isolated")
+      : note ? t("pwa.not-isolated-why", { why: t(note) }) : t("pwa.not-isolated");
   }
 
   function idleStatus() {
     const controlled = !!navigator.serviceWorker && !!navigator.serviceWorker.controller;
     if (navigator.onLine === false) {
-      if (controlled) setStatus("offline", "Offline — running from the installed copy");
-      else setStatus("offline-uncached", "Offline — this page is not installed for offline use");
+      if (controlled) setStatus("offline", t("pwa.offline-installed"));
+      else setStatus("offline-uncached", t("pwa.offline-uncached"));
     } else if (controlled) {
-      setStatus("offline-ready", "Ready to work offline");
+      setStatus("offline-ready", t("pwa.offline-ready"));
     } else {
-      setStatus("online", "Online");
+      setStatus("online", t("pwa.online"));
     }
   }
 
@@ -137,15 +142,15 @@
     }
     if (!navigator.serviceWorker.controller) return;
     if (document.documentElement.dataset.coiReload === "off") {
-      showIsolation("reload to enable");
+      showIsolation("pwa.reload-to-enable");
       return;
     }
     if (sessionStorage.getItem(RELOAD_KEY)) {
-      showIsolation("not available in this browser");
+      showIsolation("pwa.not-in-browser");
       return;
     }
     if (userBusy()) {
-      showIsolation("reload to enable");
+      showIsolation("pwa.reload-to-enable");
       return;
     }
     sessionStorage.setItem(RELOAD_KEY, "1");
@@ -156,7 +161,7 @@
   function showUpdate() {
     const banner = bannerEl();
     if (banner) banner.hidden = false;
-    setStatus("update-ready", "Update available — reload to use it");
+    setStatus("update-ready", t("pwa.update-ready"));
   }
 
   function applyUpdate() {
@@ -176,13 +181,12 @@
     const isUpdate = !!controller && m.event !== "status";
     if (m.event === "progress" && m.loaded < m.total) {
       setStatus(isUpdate ? "update-downloading" : "downloading",
-        `${isUpdate ? "Downloading update" : "Downloading for offline use"}: ` +
-        `${mb(m.loaded)} of ${mb(m.total)} MB`);
+        t(isUpdate ? "pwa.downloading-update" : "pwa.downloading", { done: mb(m.loaded), total: mb(m.total) }));
     } else if (m.event === "installed") {
       if (controller && registration && registration.waiting) showUpdate();
       else idleStatus();
     } else if (m.event === "install-failed") {
-      setStatus("error", `Offline copy not updated (${m.error}); will retry later`);
+      setStatus("error", t("pwa.install-failed", { cause: m.error }));
     } else if (m.event === "status") {
       api.build = m.build;
       idleStatus();
@@ -202,7 +206,7 @@
         scope: "./", updateViaCache: "none",
       });
     } catch (err) {
-      setStatus("error", `Offline mode unavailable (${err.message || err})`);
+      setStatus("error", t("pwa.unavailable", { cause: err.message || err }));
       return;
     }
     if (registration.waiting && navigator.serviceWorker.controller) showUpdate();
@@ -233,7 +237,7 @@
     showIsolation();
     bannerEl();
     if (!("serviceWorker" in navigator)) {
-      setStatus("unsupported", navigator.onLine === false ? "Offline" : "Online (no offline support)");
+      setStatus("unsupported", t(navigator.onLine === false ? "pwa.offline" : "pwa.online-unsupported"));
       return;
     }
     hadController = !!navigator.serviceWorker.controller;
@@ -260,6 +264,5 @@
     registerWhenReady();
   }
 
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
-  else start();
+  window.skinlens.words.then(start); // after DOMContentLoaded, with the words
 })();

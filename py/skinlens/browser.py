@@ -15,7 +15,7 @@ import js  # type: ignore[import-not-found]
 import numpy as np
 from pyodide.ffi import JsException, create_proxy, to_js  # type: ignore[import-not-found]
 
-from skinlens import metadata
+from skinlens import metadata, wording
 from skinlens.errors import ModelError, ReadError
 from skinlens.model import Inference
 
@@ -74,8 +74,39 @@ def mark(name: str) -> None:
     js.skinlens.mark(name)
 
 
-def stage(name: str, state: str, text: str) -> None:
-    js.skinlens.setStage(name, state, text)
+def stage(name: str, state: str, key: str) -> None:
+    """A load step's state and the catalogue entry for its text (app.js words it)."""
+    js.skinlens.setStage(name, state, key)
+
+
+def intl_number(locale: str) -> wording.NumberFormat:
+    """:data:`skinlens.wording.NumberFormat` by the browser's ``Intl.NumberFormat`` for
+    ``locale`` (decimal comma in Russian, "25%" vs "25 %"), one formatter per style kept."""
+    formats: dict[tuple[int, bool], Any] = {}
+
+    def number(value: float, digits: int, percent: bool) -> str:
+        fmt = formats.get((digits, percent))
+        if fmt is None:
+            opts: dict[str, object] = {
+                "minimumFractionDigits": digits,
+                "maximumFractionDigits": digits,
+            }
+            if percent:
+                opts["style"] = "percent"
+            fmt = js.Intl.NumberFormat.new(
+                locale, to_js(opts, dict_converter=js.Object.fromEntries)
+            )
+            formats[(digits, percent)] = fmt
+        return str(fmt.format(value))
+
+    return number
+
+
+async def load_wording() -> wording.Wording:
+    """The page language's catalogue: the text app.js fetched (``skinlens.words``), with
+    numbers formatted by ``Intl`` for its locale."""
+    text = await js.skinlens.words
+    return wording.parse(str(text), str(js.skinlens.lang), intl_number(str(js.skinlens.locale)))
 
 
 async def next_paint() -> None:

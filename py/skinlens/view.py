@@ -30,22 +30,23 @@ def esc(x: object) -> str:
     return ("" if x is None else str(x)).translate(_ESCAPES)
 
 
-def fmt_pct(p: float | None) -> str:
-    """A probability for people: whole percent, finer near 0, never "100%" by rounding."""
+def fmt_pct(p: float | None, w: Wording) -> str:
+    """A probability for people: whole percent, finer near 0, never "100%" by rounding; in
+    the catalogue's language (``Intl`` in the page)."""
     if p is None or not math.isfinite(p):
         return "–"
     pct = 100.0 * p
     if pct >= 99.95:
-        return "100%"
+        return w.number(1.0, 0, True)
     if pct < 0.1:
-        return "<0.1%" if pct > 0 else "0%"
-    return f"{pct:.1f}%" if pct < 10 else f"{pct:.0f}%"
+        return "<" + w.number(0.001, 1, True) if pct > 0 else w.number(0.0, 0, True)
+    return w.number(p, 1 if pct < 10 else 0, True)
 
 
-def fmt_ms(ms: float | None) -> str:
+def fmt_ms(ms: float | None, w: Wording) -> str:
     if ms is None or not math.isfinite(ms):
         return "–"
-    return f"{ms:.0f} ms" if ms >= 10 else f"{ms:.1f} ms"
+    return w.text("unit.ms", n=w.number(ms, 0 if ms >= 10 else 1, False))
 
 
 def _num(value: float | None) -> str | None:
@@ -106,7 +107,7 @@ def decode_notes(d: DecodeInfo | None, w: Wording) -> list[str]:
 
 def explain(a: Assessment, info: ModelInfo, w: Wording) -> list[str]:
     """Plain-language reasons for a verdict, from the numbers triage used."""
-    names = {c.code: c.name for c in info.classes}
+    names = {c.code: w.class_name(c.code) for c in info.classes}
     lines = []
     if not a.rejected and a.label is not None:
         top = names[a.label]
@@ -117,21 +118,21 @@ def explain(a: Assessment, info: ModelInfo, w: Wording) -> list[str]:
             lines.append(
                 w.text(
                     "explain.escalated",
-                    priority=a.priority,
+                    priority=w.priority(a.priority),
                     name=names[e.code],
-                    prob=fmt_pct(e.prob),
-                    threshold=fmt_pct(e.threshold),
+                    prob=fmt_pct(e.prob, w),
+                    threshold=fmt_pct(e.threshold, w),
                     top=top,
                 )
             )
         if not decisive:
-            lines.append(w.text("explain.top-class", top=top, prob=fmt_pct(a.top_prob)))
+            lines.append(w.text("explain.top-class", top=top, prob=fmt_pct(a.top_prob, w)))
         below = [
             w.text(
                 "explain.below-item",
                 name=names[e.code],
-                prob=fmt_pct(e.prob),
-                threshold=fmt_pct(e.threshold),
+                prob=fmt_pct(e.prob, w),
+                threshold=fmt_pct(e.threshold, w),
             )
             for e in a.escalations
             if not e.reached and e.code != a.label
@@ -139,14 +140,14 @@ def explain(a: Assessment, info: ModelInfo, w: Wording) -> list[str]:
         if below:
             lines.append(w.text("explain.below", items=", ".join(below)))
     if a.probs is not None:
-        lines.append(w.text("explain.calibrated", temperature=f"{info.temperature:.2f}"))
+        lines.append(w.text("explain.calibrated", temperature=w.number(info.temperature, 2, False)))
     if a.ood is not None:
         verdict = w.text("explain.ood-unlike" if a.ood.rejected else "explain.ood-similar")
         lines.append(
             w.text(
                 "explain.ood",
-                value=fmt_pct(a.ood.value),
-                limit=fmt_pct(a.ood.limit),
+                value=fmt_pct(a.ood.value, w),
+                limit=fmt_pct(a.ood.limit, w),
                 verdict=verdict,
             )
         )
@@ -161,8 +162,8 @@ def photo_type_note(a: Assessment, info: ModelInfo, w: Wording) -> str:
     types = info.raw["photo_types"]
     text = w.text(
         f"phototype.{a.photo_type}",
-        bal=f"{types[a.photo_type]['balanced_accuracy']:.2f}",
-        bal_dermoscopic=f"{types['dermoscopic']['balanced_accuracy']:.2f}",
+        bal=w.number(types[a.photo_type]["balanced_accuracy"], 2, False),
+        bal_dermoscopic=w.number(types["dermoscopic"]["balanced_accuracy"], 2, False),
     )
     return f'<p class="photo-type photo-type-{esc(a.photo_type)}">{esc(text)}</p>'
 
@@ -177,17 +178,18 @@ def _badge(priority: str, w: Wording) -> str:
 def _bars(a: Assessment, info: ModelInfo, w: Wording) -> str:
     assert a.probs is not None
     rows = []
+    names = {c.code: w.class_name(c.code) for c in info.classes}
     for c in info.classes:
         p = a.probs[c.index]
         rows.append(
             f'<li class="bar-row{" is-top" if c.code == a.label else ""}" '
             f'data-code="{esc(c.code)}">'
-            f'<span class="bar-name" title="{esc(c.name)}">{esc(c.name)}'
+            f'<span class="bar-name" title="{esc(names[c.code])}">{esc(names[c.code])}'
             f'<span class="code">{esc(c.code)}</span></span>'
             '<span class="bar-track" role="presentation">'
             f'<span class="bar-fill p-{esc(c.priority)}" '
             f'style="width:{100 * p:.1f}%"></span></span>'
-            f'<span class="bar-value">{esc(fmt_pct(p))}</span></li>'
+            f'<span class="bar-value">{esc(fmt_pct(p, w))}</span></li>'
         )
     title = f'<h3 class="small muted">{esc(w.text("result.bars"))}</h3>'
     return f'{title}<ol class="bars">{"".join(rows)}</ol>'
@@ -196,9 +198,9 @@ def _bars(a: Assessment, info: ModelInfo, w: Wording) -> str:
 def _timing(r: PhotoResult, backend: str, w: Wording) -> str:
     parts = []
     if r.prep_ms is not None:
-        parts.append(w.text("result.timing-prep", ms=fmt_ms(r.prep_ms)))
+        parts.append(w.text("result.timing-prep", ms=fmt_ms(r.prep_ms, w)))
     if r.infer_ms is not None:
-        parts.append(w.text("result.timing-infer", ms=fmt_ms(r.infer_ms)) + f" ({backend})")
+        parts.append(w.text("result.timing-infer", ms=fmt_ms(r.infer_ms, w)) + f" ({backend})")
     return f'<p class="meta-line">{esc(" · ".join(parts))}</p>' if parts else ""
 
 
@@ -211,7 +213,7 @@ def result_html(r: PhotoResult, file_name: str, info: ModelInfo, backend: str, w
     rec = (
         f'<div class="recommendation badge-{esc(a.priority)}"><p><strong>'
         f"{esc(w.text('result.what-to-do'))}</strong> "
-        f"{esc(info.recommendations[a.priority])}</p></div>"
+        f"{esc(w.recommendation(a.priority))}</p></div>"
     )
     if a.rejected:
         # No probability bars for a rejected image: they would read as a verdict (when the
@@ -223,11 +225,11 @@ def result_html(r: PhotoResult, file_name: str, info: ModelInfo, backend: str, w
         )
         msg = f'<p class="reason-message">{esc(reason_message(a, w))}</p>'
         return f"{head}{file_line}{msg}{rec}{notes}{_timing(r, backend, w)}"
-    name = info.classes[info.codes.index(a.label or "")].name
+    name = w.class_name(a.label or "")
     head = (
         '<div class="result-head"><div>'
         f'<p class="top-class">{esc(name)} <span class="code">({esc(a.label)})</span></p>'
-        f'<p class="top-prob">{esc(w.text("result.most-likely", prob=fmt_pct(a.top_prob)))}</p>'
+        f'<p class="top-prob">{esc(w.text("result.most-likely", prob=fmt_pct(a.top_prob, w)))}</p>'
         f"</div>{_badge(a.priority, w)}</div>"
     )
     items = "".join(f"<li>{esc(x)}</li>" for x in explain(a, info, w))
@@ -251,7 +253,7 @@ def list_item_html(
     if a.rejected:
         summary = w.title(a.reason)
     else:
-        summary = f"{info.classes[info.codes.index(a.label or '')].name} · {fmt_pct(a.top_prob)}"
+        summary = f"{w.class_name(a.label or '')} · {fmt_pct(a.top_prob, w)}"
     return (
         f'{img}<div><div class="name">{esc(file_name)}</div>'
         f'<div class="summary">{esc(summary)}</div></div>{_badge(a.priority, w)}'

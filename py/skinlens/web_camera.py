@@ -280,24 +280,28 @@ class LiveCamera:
         done = v is not None and not v.rejected and v.label is not None
         self.e["live-verdict"].hidden = not done
         if done:
-            name = self.info.classes[self.info.codes.index(v.label)].name
+            name = self.w.class_name(v.label)
             held = r.state != "ok"
             self.e["live-label"].textContent = self.w.text("live.held", name=name) if held else name
-            self.e["live-priority"].textContent = self.w.text("live.priority", priority=v.priority)
+            self.e["live-priority"].textContent = self.w.text(
+                "live.priority", priority=self.w.priority(v.priority)
+            )
             self.e["live-priority"].className = f"live-priority priority-{v.priority.lower()}"
             self.e["live-stability"].textContent = self.w.text(
                 "live.stable" if r.stable else "live.settling"
             )
-            self.e["live-rec"].textContent = self.info.recommendations[v.priority]
+            self.e["live-rec"].textContent = self.w.recommendation(v.priority)
         self.render_bars(v.probs if done else None)
         now = browser.now()
         if now - self.last_stats > 250:
             self.last_stats = now
             s = self.pipeline.stats
             self.set(stats=json.dumps(s.summary()))
-            browser.el("live-stat-fps").textContent = f"{s.fps():.1f} fps"
+            browser.el("live-stat-fps").textContent = self.w.text(
+                "unit.fps", n=self.w.number(s.fps(), 1, False)
+            )
             for k in STAT_STAGES:
-                browser.el(f"live-stat-{k}").textContent = fmt_ms(s.mean(k))
+                browser.el(f"live-stat-{k}").textContent = fmt_ms(s.mean(k), self.w)
 
     def render_bars(self, probs: tuple[float, ...] | None) -> None:
         bars = self.e["live-bars"]
@@ -308,9 +312,9 @@ class LiveCamera:
             li = browser.create("li")
             li.innerHTML = (
                 f'<span class="live-bar-name"></span><meter min="0" max="1" value="{probs[i]:.3f}">'
-                f'</meter><span class="live-bar-pct">{100 * probs[i]:.0f}%</span>'
+                f'</meter><span class="live-bar-pct">{self.w.number(probs[i], 0, True)}</span>'
             )
-            li.firstChild.textContent = self.info.classes[i].name
+            li.firstChild.textContent = self.w.class_name(self.info.codes[i])
             bars.appendChild(li)
 
     # ------------------------------------------------------------ capture
@@ -341,12 +345,12 @@ class LiveCamera:
                 "data-sharpness": f"{best.sharpness:.1f}",
             },
         )
-        name = self.info.classes[self.info.codes.index(label)].name if label else ""
+        name = self.w.class_name(label) if label else ""
         self.e["live-captured-text"].textContent = self.w.text(
             "live.captured",
             name=name,
-            priority=priority,
-            recommendation=self.info.recommendations[priority],
+            priority=self.w.priority(priority),
+            recommendation=self.w.recommendation(priority),
         )
         self.e["live-captured"].hidden = False
         self.e["camera-capture"].textContent = self.w.text("live.resume")

@@ -141,5 +141,5 @@ class PhotoPage:
         lst = browser.el("result-list")
         lst.insertBefore(li, lst.firstChild)
         self.count += 1
-        browser.el("history-count").textContent = f"({self.count})"
+        browser.el("history-count").textContent = w.text("history.count", n=self.count)
         browser.el("history-section").hidden = self.count < 2

@@ -96,8 +96,8 @@ def test_decode_notes_say_how_the_photo_was_read():
 
 
 def test_numbers_for_people():
-    assert view.fmt_pct(0.5) == "50%"
-    assert view.fmt_pct(0.0512) == "5.1%"
-    assert view.fmt_pct(0.0) == "0%"
-    assert view.fmt_pct(0.00001) == "<0.1%"
-    assert view.fmt_ms(81.26) == "81 ms"
+    assert view.fmt_pct(0.5, W) == "50%"
+    assert view.fmt_pct(0.0512, W) == "5.1%"
+    assert view.fmt_pct(0.0, W) == "0%"
+    assert view.fmt_pct(0.00001, W) == "<0.1%"
+    assert view.fmt_ms(81.26, W) == "81 ms"

@@ -62,3 +62,65 @@ def test_entries_use_only_known_fields_and_fill_cleanly():
 def test_variant_falls_back_to_the_code():
     assert W.variant("image-too-large", None, "message", format="PNG", megapixels=60, limit_mp=50)
     assert W.variant("dark", "no-such-variant", "message") == W.get("dark", "message")
+
+
+# ------------------------------------------------------------------ languages
+CATALOGUES = {lang: wording.load(lang) for lang in wording.LANGUAGES}
+PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def test_a_catalogue_file_per_language_and_no_other():
+    files = {p.name for p in wording.path("en").parent.glob("wording_*.json")}
+    assert files == {f"wording_{lang}.json" for lang in wording.LANGUAGES}
+
+
+@pytest.mark.parametrize("lang", [lang for lang in wording.LANGUAGES if lang != "en"])
+def test_every_key_is_translated_with_the_same_placeholders(lang):
+    en, other = CATALOGUES["en"].entries, CATALOGUES[lang].entries
+    assert set(other) == set(en), set(other) ^ set(en)
+    for code, entry in en.items():
+        assert set(other[code]) == set(entry), (lang, code)
+        for field, text in entry.items():
+            got = other[code][field]
+            assert got.strip(), (lang, code, field)
+            assert sorted(PLACEHOLDER.findall(got)) == sorted(PLACEHOLDER.findall(text)), (
+                lang,
+                code,
+                field,
+            )
+            if len(re.findall(r"[A-Za-z]{3,}", PLACEHOLDER.sub("", text))) >= 2:
+                assert got != text, f"{lang}: {code}.{field} is still English"
+
+
+def test_english_class_names_and_advice_are_the_models(info):
+    """The English catalogue repeats the metadata's class names and recommendations (the
+    model's own words); they must not drift apart."""
+    en = CATALOGUES["en"]
+    for c in info.classes:
+        assert en.class_name(c.code) == c.name
+    for level, text in info.recommendations.items():
+        assert en.recommendation(level) == text
+
+
+@pytest.mark.parametrize("lang", wording.LANGUAGES)
+def test_every_language_has_every_class_and_level(lang, info):
+    w = CATALOGUES[lang]
+    assert all(w.class_name(c.code) for c in info.classes)
+    assert all(w.recommendation(level) and w.priority(level) for level in info.recommendations)
+
+
+def test_every_static_page_key_exists():
+    """Keys named by the page's markup (``data-i18n``, ``data-i18n-attr``) and by the JS."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "site"
+    html = (root / "index.html").read_text()
+    keys = set(re.findall(r'data-i18n="([\w.-]+)"', html))
+    keys |= set(
+        re.findall(r"=([\w-]+\.[\w.-]+)", " ".join(re.findall(r'data-i18n-attr="([^"]+)"', html)))
+    )
+    for js in ("app.js", "pwa.js", "model-worker.js"):
+        keys |= set(
+            re.findall(r'"((?:progress|pwa|engine|unit|page)\.[\w-]+)"', (root / js).read_text())
+        )
+    assert keys and keys <= set(CATALOGUES["en"].entries), keys - set(CATALOGUES["en"].entries)
