@@ -118,15 +118,9 @@ def rejection_lines(sources: dict) -> list[str]:
     return lines
 
 
-def write_model_card(model_dir: Path, info: ModelInfo, result: dict) -> None:
-    meta, src, cfg = info.raw, result["sources"], result["config"]
+def summary_lines(meta: dict, cfg: dict, result: dict) -> list[str]:
     t = meta["thresholds"]
-    lines = [
-        f"# Model card: {meta['name']}",
-        "",
-        "> **Not a diagnosis.** skinlens is a screening aid. It can miss melanomas and it can",
-        "> flag harmless moles. Anyone worried about a skin lesion should see a doctor.",
-        "",
+    return [
         "## Summary",
         f"- EfficientNet-Lite0, input {meta['input']['size']}x{meta['input']['size']} RGB, centred square crop, "
         f"colour constancy `{meta['input']['color_constancy']}` (Shades of Gray, p = 6), `[0, 255] -> [-1, 1]`. "
@@ -150,6 +144,18 @@ def write_model_card(model_dir: Path, info: ModelInfo, result: dict) -> None:
         f"- Not a lesion when the `lesion` logit < {t['lesion']:.4f} ({t['lesion_rule']}). Photo type: dermoscopic "
         f"when the `dermoscopic` logit >= {t['dermoscopic']}.",
         "",
+    ]
+
+
+def write_model_card(model_dir: Path, info: ModelInfo, result: dict) -> None:
+    meta, src, cfg = info.raw, result["sources"], result["config"]
+    lines = [
+        f"# Model card: {meta['name']}",
+        "",
+        "> **Not a diagnosis.** skinlens is a screening aid. It can miss melanomas and it can",
+        "> flag harmless moles. Anyone worried about a skin lesion should see a doctor.",
+        "",
+        *summary_lines(meta, cfg, result),
         "## Targets",
         "",
         *target_lines(src),

@@ -271,8 +271,38 @@ class Checkpoint:
         torch.save(state, tmp)
         tmp.replace(self.path)
 
-    def load(self) -> dict | None:
-        return torch.load(self.path, weights_only=False) if self.path.exists() else None
+    def resume(self, model, ema, opt, cfg: TrainConfig, say: Log) -> tuple[int, float]:
+        """Restore the last saved state, if any; returns (first epoch to run, best score)."""
+        if not self.path.exists():
+            return 0, -1.0
+        state = torch.load(self.path, weights_only=False)
+        model.load_state_dict(state["model"])
+        ema.load_state_dict(state["ema"])
+        opt.load_state_dict(state["opt"])
+        cfg.epochs = state["epochs"]
+        say(f"resuming after epoch {state['epoch'] + 1} (best val score {state['best']:.4f})")
+        return state["epoch"] + 1, state["best"]
+
+
+class Log:
+    """Print a line and append it to the run's ``train.log``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __call__(self, msg: str) -> None:
+        print(msg, flush=True)
+        with open(self.path, "a") as f:
+            f.write(msg + "\n")
+
+
+def fit_schedule(cfg: TrainConfig, epoch: int, seconds_left: float, dt: float, say: Log) -> None:
+    """Shorten ``cfg.epochs`` so the rest fits in ``seconds_left`` at ``dt`` per epoch; the
+    cosine schedule is computed from ``cfg.epochs``, so it still anneals to zero."""
+    fit = epoch + 1 + max(1, int(seconds_left / dt))
+    if fit < cfg.epochs:
+        say(f"{cfg.epochs} epochs do not fit in --max-minutes; schedule shortened to {fit}")
+        cfg.epochs = fit
 
 
 def fit_epoch(
@@ -316,13 +346,7 @@ def train(cfg: TrainConfig) -> dict:
     run = Path(cfg.run_dir)
     run.mkdir(parents=True, exist_ok=True)
     (run / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
-    log = open(run / "train.log", "a")  # noqa: SIM115 (kept open for the whole run)
-
-    def say(msg: str) -> None:
-        print(msg, flush=True)
-        log.write(msg + "\n")
-        log.flush()
-
+    say = Log(run / "train.log")
     torch.manual_seed(cfg.seed)
     device = pick_device(cfg.device)
     torch.backends.cudnn.benchmark = True
@@ -340,14 +364,7 @@ def train(cfg: TrainConfig) -> dict:
     class_w = class_loss_weights(entries, cfg).to(device)
     steps = cfg.epoch_size // cfg.batch
     ckpt = Checkpoint(run)
-    state = ckpt.load()
-    start, best = 0, -1.0
-    if state:
-        model.load_state_dict(state["model"])
-        ema.load_state_dict(state["ema"])
-        opt.load_state_dict(state["opt"])
-        start, best, cfg.epochs = state["epoch"] + 1, state["best"], state["epochs"]
-        say(f"resuming after epoch {start} (best val score {best:.4f})")
+    start, best = ckpt.resume(model, ema, opt, cfg, say)
     say(
         f"device {device}; {len(entries)} train entries, {len(val)} val; "
         f"{cfg.epochs} epochs x {steps} steps of {cfg.batch} at {cfg.size} px; "
@@ -376,11 +393,7 @@ def train(cfg: TrainConfig) -> dict:
             + f" ({steps * cfg.batch / dt:.0f} img/s; best {best:.4f})"
         )
         if cfg.max_minutes and epoch == start + 1:  # the first epoch includes start-up
-            left = cfg.max_minutes * 60 - (time.time() - t_start)
-            fit = epoch + 1 + max(1, int(left / dt))
-            if fit < cfg.epochs:
-                say(f"{cfg.epochs} epochs do not fit in --max-minutes; schedule shortened to {fit}")
-                cfg.epochs = fit
+            fit_schedule(cfg, epoch, cfg.max_minutes * 60 - (time.time() - t_start), dt, say)
         ckpt.save(
             model=model.state_dict(),
             ema=ema.state_dict(),
