@@ -58,6 +58,8 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import security
+
 ROOT = Path(__file__).resolve().parent
 LOCK_FILE = ROOT / "assets.lock.json"
 CACHE_DIR = ROOT / ".cache"
@@ -151,6 +153,9 @@ LAZY_PATTERNS = [
 SW_TEMPLATE = "sw.js"
 SW_PLACEHOLDER = "/*__SKINLENS_BUILD__*/null"
 NOT_IN_MANIFEST = {"sw.js", "build-manifest.json"}
+# Where each page's <head> gets the security policy's <meta> tags (security.py): the first
+# thing after <meta charset>, so that it governs every script and stylesheet of the page.
+SECURITY_PLACEHOLDER = "<!--skinlens:security-->"
 MODEL_TOP_EXTS = {".json", ".bin", ".md", ".txt"}
 
 
@@ -497,6 +502,17 @@ def project_files(root: Path) -> dict[str, Path]:
     return out
 
 
+def with_security_meta(page: Path) -> str:
+    """A page of site/ with the policy's <meta> tags in place of its placeholder (a page
+    without one would run without a policy on hosts that cannot send headers: refused)."""
+    html = page.read_text()
+    if html.count(SECURITY_PLACEHOLDER) != 1:
+        raise BuildError(
+            f"{page} must contain {SECURITY_PLACEHOLDER} once, right after <meta charset>"
+        )
+    return html.replace(SECURITY_PLACEHOLDER, security.meta_tags())
+
+
 def is_lazy(path: str) -> bool:
     return any(fnmatch.fnmatchcase(path, pat) for pat in LAZY_PATTERNS)
 
@@ -545,7 +561,10 @@ def build(
             continue
         target = tmp / rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(src, target)
+        if rel.endswith(".html") and rel in project:
+            target.write_text(with_security_meta(src))
+        else:
+            shutil.copy2(src, target)
         files[rel] = {
             "size": target.stat().st_size,
             "sha256": sha256_file(target),
@@ -571,6 +590,7 @@ def build(
             "build": build_id,
             "files": {k: [v["sha256"], v["size"]] for k, v in files.items() if v["precache"]},
             "lazy": {k: [v["sha256"], v["size"]] for k, v in files.items() if not v["precache"]},
+            "headers": security.headers(),
         }
         (tmp / "sw.js").write_text(
             template.replace(SW_PLACEHOLDER, json.dumps(sw_data, separators=(",", ":")))

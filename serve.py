@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
 """skinlens dev server: build ``dist/`` and serve it like a static host would, plus the
-cross-origin isolation headers (COOP/COEP) that WASM threads need.
+cross-origin isolation headers (COOP/COEP) that WASM threads need and the security headers
+of ``security.py`` (Content-Security-Policy, Permissions-Policy, Referrer-Policy,
+X-Content-Type-Options: the same policy the pages' <meta> tags and the service worker carry).
 
     python serve.py [--port 8000] [--host 127.0.0.1] [--base /sub/path/]
-                    [--no-isolation-headers] [--log FILE] [--no-build] [--offline]
+                    [--no-isolation-headers] [--no-security-headers] [--log FILE]
+                    [--no-build] [--offline]
 
 The tests and benchmarks start it in a thread (:func:`make_server`, :func:`running_server`)
 on a free port, with a request log.
@@ -20,6 +23,7 @@ import threading
 import urllib.parse
 from pathlib import Path
 
+import security
 from build import DIST_DIR, BuildError, build
 
 MIME = {
@@ -56,6 +60,7 @@ class Handler(http.server.SimpleHTTPRequestHandler):
     extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map, **MIME}  # noqa: RUF012
     base = "/"
     isolation = True
+    security_headers: dict[str, str] = {}  # noqa: RUF012 (set per server by make_server)
     log_path: Path | None = None
     log_lock = threading.Lock()
     protocol_version = "HTTP/1.1"
@@ -106,6 +111,8 @@ class Handler(http.server.SimpleHTTPRequestHandler):
             self.send_header("Cross-Origin-Opener-Policy", "same-origin")
             self.send_header("Cross-Origin-Embedder-Policy", "require-corp")
             self.send_header("Cross-Origin-Resource-Policy", "same-origin")
+        for name, value in self.security_headers.items():
+            self.send_header(name, value)
         self.send_header("Cache-Control", "no-cache")
         super().end_headers()
 
@@ -192,15 +199,19 @@ def make_server(
     *,
     base: str = "/",
     isolation: bool = True,
+    security_headers: bool = True,
     log: Path | str | None = None,
 ) -> Server:
-    """A not-yet-started server for ``dist``; ``port=0`` picks a free port (see ``.url``)."""
+    """A not-yet-started server for ``dist``; ``port=0`` picks a free port (see ``.url``).
+    ``security_headers=False`` serves like GitHub Pages, where only the pages' <meta> tags and
+    the service worker carry the policy (the tests check that these alone enforce it)."""
     handler = type(
         "SkinlensHandler",
         (Handler,),
         {
             "base": normalize_base(base),
             "isolation": isolation,
+            "security_headers": security.headers() if security_headers else {},
             "log_path": Path(log).resolve() if log else None,
             "log_lock": threading.Lock(),
             "serve_dir": str(Path(dist).resolve()),
@@ -225,6 +236,7 @@ def serve(
     *,
     base: str = "/",
     isolation: bool = True,
+    security_headers: bool = True,
     log: str | None = None,
     do_build: bool = True,
     offline: bool = False,
@@ -232,14 +244,23 @@ def serve(
     if do_build:
         build(offline=offline)
     try:
-        srv = make_server(dist, host, port, base=base, isolation=isolation, log=log)
+        srv = make_server(
+            dist,
+            host,
+            port,
+            base=base,
+            isolation=isolation,
+            security_headers=security_headers,
+            log=log,
+        )
     except OSError as e:
         raise BuildError(
             f"cannot listen on {host}:{port} ({e}); try --port 0 (any free port)"
         ) from e
     print(
         f"Serving {dist} at {srv.url}"
-        f"{'' if isolation else ' (no COOP/COEP headers)'}  (Ctrl-C to stop)",
+        f"{'' if isolation else ' (no COOP/COEP headers)'}"
+        f"{'' if security_headers else ' (no security headers)'}  (Ctrl-C to stop)",
         flush=True,
     )
     try:
@@ -260,6 +281,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="omit COOP/COEP/CORP (like GitHub Pages)",
     )
+    ap.add_argument(
+        "--no-security-headers",
+        action="store_true",
+        help="omit CSP/Permissions-Policy/... headers (the <meta> tags and sw.js still carry them)",
+    )
     ap.add_argument("--log", help="append one line per request (METHOD PATH STATUS)")
     ap.add_argument("--no-build", action="store_true", help="serve dist/ as it is")
     ap.add_argument("--offline", action="store_true", help="build from the cache only")
@@ -271,6 +297,7 @@ def main(argv: list[str] | None = None) -> int:
             args.port,
             base=args.base,
             isolation=not args.no_isolation_headers,
+            security_headers=not args.no_security_headers,
             log=args.log,
             do_build=not args.no_build,
             offline=args.offline,

@@ -178,6 +178,16 @@
   setStage("app", "waiting", "progress.waiting");
 
   /* ---------------------------------------------------------------- model */
+  /* A worker started from its own URL runs under the policy of that response's headers only:
+   * where the page's <meta> tag is all there is (GitHub Pages before the service worker
+   * serves the app), it would run with no policy at all (measured: the <meta> policy did not
+   * reach it). A worker started from a blob: URL inherits the page's policy wherever it came
+   * from, so the model worker (TF.js, which sees every image) starts from a one-line blob. */
+  function policedWorker(scriptUrl) {
+    const boot = new Blob([`importScripts(${JSON.stringify(scriptUrl)});`], { type: "text/javascript" });
+    return new Worker(URL.createObjectURL(boot)); // a few bytes per worker (two at most)
+  }
+
   /* The model runs in a Web Worker (model-worker.js); this is its page-side handle, shaped
    * like a tfjs-models model: SkinlensModel.load(metadataUrl, {backend}) resolves once the
    * worker has chosen a backend, loaded and warmed up the graph; predict(batch, n, names)
@@ -195,9 +205,11 @@
     // options: {backend: forced backend or null, threads: wasm pool size or null (all cores),
     //           quiet: true to keep its progress off the load panel}
     static async load(metadataUrl, options) {
-      const m = new SkinlensModel(new Worker(url("model-worker.js")));
+      const m = new SkinlensModel(policedWorker(url("model-worker.js")));
       m.quiet = !!options.quiet;
-      m.info = await m.call({ op: "load", metadataUrl, forced: options.backend, threads: options.threads });
+      m.info = await m.call({
+        op: "load", metadataUrl, vendorUrl: url("vendor/tfjs/"), forced: options.backend, threads: options.threads,
+      });
       return m;
     }
     call(message, transfer) {

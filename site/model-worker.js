@@ -4,7 +4,7 @@
  * name and shape, the NAMED outputs to return), a warm-up, `predict` on a batch returning
  * every named output, `dispose`. The page talks to it through `SkinlensModel` in app.js.
  *
- * Messages in:  {id, op: "load", metadataUrl, forced, threads} | {id, op: "predict", data, n, names}
+ * Messages in:  {id, op: "load", metadataUrl, vendorUrl, forced, threads} | {id, op: "predict", data, n, names}
  *               | {id, op: "memory"} | {id, op: "dispose"}
  * Messages out: {id, ok: true, result} | {id, ok: false, error} for each request, plus
  *               {op: "progress", stage, state, key, values, fraction, total} while loading
@@ -29,7 +29,9 @@ const ORDER = ["webgpu", "webgl", "wasm", "cpu"];
 const LABEL = { webgpu: "WebGPU", webgl: "WebGL", wasm: "WASM", cpu: "CPU" };
 const unavailable = (name) => ({ key: "engine.unavailable", engine: LABEL[name], detail: "" });
 const SOFTWARE_RE = /swiftshader|llvmpipe|softpipe|software|microsoft basic render/i;
-const VENDOR = new URL("vendor/tfjs/", self.location.href).href;
+// the TF.js files' directory (absolute), from the load message: this worker starts from a
+// blob: URL (app.js, policedWorker), against which no relative URL resolves
+let VENDOR = null;
 
 let model = null; // tf.GraphModel
 let spec = null; // {input, shape, outputs: {key: node name}}
@@ -176,8 +178,9 @@ function ioSpec(meta, json) {
   };
 }
 
-async function load({ metadataUrl, forced, threads }) {
+async function load({ metadataUrl, vendorUrl, forced, threads }) {
   const t0 = performance.now();
+  VENDOR = vendorUrl;
   progress("backend", "loading", "progress.starting");
   importScripts(VENDOR + "tf.min.js");
   tf.enableProdMode();
@@ -203,7 +206,7 @@ async function load({ metadataUrl, forced, threads }) {
   const metaRes = await fetch(metadataUrl);
   if (!metaRes.ok) throw new Error(`model description not found (${metaRes.status} for metadata.json)`);
   const meta = await metaRes.json();
-  const modelUrl = new URL(meta.model_file, new URL(metadataUrl, self.location.href)).href;
+  const modelUrl = new URL(meta.model_file, metadataUrl).href;
   progress("model", "loading", "progress.downloading", {}, 0);
   const res = await fetch(modelUrl);
   if (!res.ok) throw new Error(`model not found (${res.status} for ${meta.model_file})`);

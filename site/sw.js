@@ -1,7 +1,8 @@
 /* skinlens service worker.
  *
  * This file is a template: build.py replaces the placeholder below with the build data
- * ({build, files: {path: [sha256, size]}, lazy: {...}}) and writes dist/sw.js. Any change to
+ * ({build, files: {path: [sha256, size]}, lazy: {...}, headers: {name: value}}) and writes
+ * dist/sw.js. Any change to
  * any shipped file changes the build id, hence this file, hence the browser sees an update.
  *
  * - install: download every precached file into a NEW cache named after the build, verifying
@@ -11,7 +12,9 @@
  * - activate: delete this app's older caches, claim the open pages.
  * - fetch: cache-first for shipped files (lazy ones are cached on first use), network for the
  *   rest; every response gets COOP/COEP/CORP so the page is cross-origin isolated even on hosts
- *   that cannot set headers (GitHub Pages).
+ *   that cannot set headers (GitHub Pages), and the security headers of security.py
+ *   (Content-Security-Policy, Permissions-Policy, Referrer-Policy, X-Content-Type-Options):
+ *   BUILD.headers, written by build.py from that one definition.
  * - messages: page -> sw {type: "SKIP_WAITING"} | {type: "GET_STATUS"};
  *   sw -> pages {type: "skinlens-sw", event: "progress"|"installed"|"install-failed"|
  *   "activated"|"status", build, loaded, total, files, filesTotal, error}.
@@ -25,10 +28,11 @@ const SCOPE = new URL(self.registration.scope); // ends with "/"
 const PREFIX = "skinlens:" + SCOPE.pathname + ":";
 const CACHE = PREFIX + BUILD.build;
 const SHA_HEADER = "x-skinlens-sha256";
-const ISOLATION = {
+const ADDED_HEADERS = {
   "Cross-Origin-Opener-Policy": "same-origin",
   "Cross-Origin-Embedder-Policy": "require-corp",
   "Cross-Origin-Resource-Policy": "same-origin",
+  ...BUILD.headers,
 };
 const TYPES = {
   html: "text/html; charset=utf-8", js: "text/javascript; charset=utf-8",
@@ -72,7 +76,7 @@ async function sha256hex(buf) {
 function stored(buf, path, sha) {
   return new Response(buf, {
     status: 200,
-    headers: { "Content-Type": typeOf(path), [SHA_HEADER]: sha, ...ISOLATION },
+    headers: { "Content-Type": typeOf(path), [SHA_HEADER]: sha, ...ADDED_HEADERS },
   });
 }
 
@@ -81,12 +85,15 @@ async function oldCaches() {
   return Promise.all(keys.map((k) => caches.open(k)));
 }
 
-/** Copy an entry with the same content from an older cache; true when found. */
+/** Copy an entry with the same content from an older cache; true when found. An entry stored
+ * with other added headers (the security policy changed) keeps its body and gets this
+ * version's headers: a new policy must not wait for the files to change. */
 async function reuse(cache, olds, url, sha) {
   for (const c of olds) {
     const r = await c.match(url);
     if (r && r.headers.get(SHA_HEADER) === sha) {
-      await cache.put(url, r);
+      const same = Object.entries(ADDED_HEADERS).every(([k, v]) => r.headers.get(k) === v);
+      await cache.put(url, same ? r : stored(await r.arrayBuffer(), pathOf(url), sha));
       return true;
     }
   }
@@ -204,10 +211,10 @@ self.addEventListener("message", (event) => {
   }
 });
 
-function withIsolation(resp) {
+function withAddedHeaders(resp) {
   if (!resp || resp.status === 0 || resp.type === "opaque") return resp;
   const headers = new Headers(resp.headers);
-  for (const [k, v] of Object.entries(ISOLATION)) headers.set(k, v);
+  for (const [k, v] of Object.entries(ADDED_HEADERS)) headers.set(k, v);
   return new Response(resp.body, { status: resp.status, statusText: resp.statusText, headers });
 }
 
@@ -222,7 +229,7 @@ async function respond(request, path) {
   const cache = await openCache();
   const url = urlOf(path);
   if (path in BUILD.files) {
-    // stored at install WITH the isolation headers: served as is (no body copy), which keeps
+    // stored at install WITH the added headers: served as is (no body copy), which keeps
     // V8's streaming compilation and code caching for the big .wasm/.js files
     const hit = await cache.match(url);
     if (hit) return hit;
@@ -239,7 +246,7 @@ async function respond(request, path) {
     }
   }
   try {
-    return withIsolation(await fetch(request));
+    return withAddedHeaders(await fetch(request));
   } catch (err) {
     if (request.mode === "navigate") {
       const index = await cache.match(urlOf("index.html"));

@@ -145,6 +145,17 @@ def set_css_number(name: str, value: float) -> None:
     js.document.documentElement.style.setProperty(name, str(value))
 
 
+def apply_widths(root: Any) -> None:
+    """Give each ``[data-width]`` element under ``root`` that width, through the CSSOM.
+
+    The Content Security Policy (``security.py``) has no ``'unsafe-inline'`` in
+    ``style-src``: ``style="..."`` in markup is refused, while a property set from script
+    is not. So views write a width as ``data-width`` and this applies it.
+    """
+    for node in root.querySelectorAll("[data-width]"):
+        node.style.width = node.dataset.width
+
+
 class WorkerModel:
     """:data:`skinlens.model.Predict` backed by an inference worker: the page's model
     (``skinlens.model``), or with ``live=True`` the camera's (``skinlens.liveModel()``,

@@ -7,7 +7,8 @@
 * :func:`reason_message`: the sentence for a rejection, from the wording catalogue.
 
 All text comes from :mod:`skinlens.wording` and is escaped here; the browser glue only
-assigns ``innerHTML``.
+assigns ``innerHTML``. No ``style=`` attribute: the security policy refuses inline styles, so
+a bar's width travels as ``data-width`` (applied by :func:`skinlens.browser.apply_widths`).
 """
 
 from __future__ import annotations
@@ -188,7 +189,7 @@ def _bars(a: Assessment, info: ModelInfo, w: Wording) -> str:
             f'<span class="code">{esc(c.code)}</span></span>'
             '<span class="bar-track" role="presentation">'
             f'<span class="bar-fill p-{esc(c.priority)}" '
-            f'style="width:{100 * p:.1f}%"></span></span>'
+            f'data-width="{100 * p:.1f}%"></span></span>'
             f'<span class="bar-value">{esc(fmt_pct(p, w))}</span></li>'
         )
     title = f'<h3 class="small muted">{esc(w.text("result.bars"))}</h3>'

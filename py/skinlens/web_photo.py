@@ -129,6 +129,7 @@ class PhotoPage:
         if r.assessment.reason in DECODE_CODES:
             browser.el("preview").hidden = True
         result.innerHTML = view.result_html(r, name, self.info, self.backend, w)
+        browser.apply_widths(result)
         browser.set_attrs(result, view.result_attrs(r, self.seq, name, total_ms))
         result.setAttribute("aria-busy", "false")
         li = browser.create("li")
