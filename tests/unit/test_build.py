@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 import build
+import security
 import serve
 
 ROOT = Path(build.__file__).resolve().parent
@@ -55,7 +56,9 @@ def project(tmp_path, monkeypatch):
     monkeypatch.setattr(build, "SOURCES", {FAKE_KEY: FAKE_SRC})
     root = tmp_path / "proj"
     (root / "site" / "icons").mkdir(parents=True)
-    (root / "site" / "index.html").write_text("<!doctype html><title>t</title>")
+    (root / "site" / "index.html").write_text(
+        f"<!doctype html><meta charset=utf-8>{build.SECURITY_PLACEHOLDER}<title>t</title>"
+    )
     (root / "site" / "icons" / "i.png").write_bytes(b"png")
     shutil.copy(ROOT / "site" / "sw.js", root / "site" / "sw.js")
     pkg = root / "py" / "skinlens"
@@ -132,7 +135,9 @@ def test_service_worker_gets_the_precache_list(project):
 def test_build_id_is_deterministic_and_tracks_content(project):
     a = run_build(project).manifest["build"]
     assert run_build(project).manifest["build"] == a
-    (project / "site" / "index.html").write_text("<!doctype html><title>t2</title>")
+    (project / "site" / "index.html").write_text(
+        f"<!doctype html>{build.SECURITY_PLACEHOLDER}<title>t2</title>"
+    )
     b = run_build(project).manifest["build"]
     assert b != a
     assert b in (project / "dist" / "sw.js").read_text()
@@ -329,6 +334,33 @@ def test_server_without_isolation_headers(project):
     with serve.running_server(project / "dist", port=0, isolation=False) as srv:
         _, headers, _ = _get(srv.url)
         assert "Cross-Origin-Embedder-Policy" not in headers
+
+
+def test_server_sends_the_security_headers_unless_told_not_to(project):
+    run_build(project)
+    with serve.running_server(project / "dist", port=0) as srv:
+        for path in ("", "vendor/fake/a.js", "sw.js", "missing.txt"):
+            _, headers, _ = _get(srv.url + path)
+            for name, value in security.headers().items():
+                assert headers[name] == value, (path, name)
+    with serve.running_server(project / "dist", port=0, security_headers=False) as srv:
+        _, headers, _ = _get(srv.url)
+        assert not set(security.headers()) & set(headers), headers
+
+
+def test_pages_and_service_worker_carry_the_one_policy(project):
+    run_build(project)
+    html = (project / "dist" / "index.html").read_text()
+    assert html.startswith("<!doctype html><meta charset=utf-8>" + security.meta_tags())
+    sw = (project / "dist" / "sw.js").read_text()
+    data = json.loads(re.search(r"const BUILD = (\{.*?\});", sw).group(1))
+    assert data["headers"] == security.headers()
+
+
+def test_page_without_the_policy_placeholder_is_refused(project):
+    (project / "site" / "index.html").write_text("<!doctype html><title>no policy</title>")
+    with pytest.raises(build.BuildError, match="skinlens:security"):
+        run_build(project)
 
 
 def test_server_stop_closes_keepalive_connections(project):
