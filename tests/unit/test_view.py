@@ -82,10 +82,27 @@ def test_decode_failure_wording_names_the_file_kind(info):
     assert "iPhone" in view.reason_message(triage.rejected(heic.code, error=heic), W)
 
 
-def test_text_is_escaped(info):
-    a = triage.rejected("dark")
-    html = view.list_item_html(PhotoResult(a), "<img onerror=x>.jpg", None, info, W)
-    assert "<img onerror" not in html and "&lt;img" in html
+def test_file_names_never_reach_the_page_as_html(info):
+    """Every view a file name appears in (issue 12): escaped, never markup."""
+    name = '<img src=x onerror="alert(1)">\'.jpg'
+    done = PhotoResult(triage.assess(outputs(5.0, nv=0.9), info))
+    rejected = PhotoResult(triage.rejected("dark"))
+    for html in (
+        view.list_item_html(rejected, name, None, info, W),
+        view.list_item_html(done, name, None, info, W),
+        view.result_html(rejected, name, info, "WASM", W),
+        view.result_html(done, name, info, "WASM", W),
+        view.analysing_html(name, "Analysing"),
+    ):
+        assert "<img src=x" not in html and "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in html
+
+
+def test_no_inline_style_in_the_markup(info):
+    """The policy has no 'unsafe-inline' for styles: bar widths travel as data-width."""
+    html = view.result_html(
+        PhotoResult(triage.assess(outputs(5.0, nv=0.9), info)), "x", info, "", W
+    )
+    assert "style=" not in html and 'data-width="' in html
 
 
 def test_decode_notes_say_how_the_photo_was_read():
