@@ -62,7 +62,10 @@ def attempt(dist: Path, photo: Path, timeout: float) -> dict:
                         break
                     time.sleep(0.1)
                 out["threads"] = d.execute_script("return skinlens.info.threads")
-            policy = [e for e in console_errors(b) if "Content Security Policy" in e]
+            # chromedriver shortens long messages: an EvalError may lose the policy's name
+            policy = [
+                e for e in console_errors(b) if "Content Security Policy" in e or "EvalError" in e
+            ]
             out["policy_errors"] = len(policy)
             out["first_policy_error"] = policy[0][:400] if policy else ""
             return out
