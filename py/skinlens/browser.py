@@ -15,7 +15,7 @@ import js  # type: ignore[import-not-found]
 import numpy as np
 from pyodide.ffi import JsException, create_proxy, to_js  # type: ignore[import-not-found]
 
-from skinlens import metadata, wording
+from skinlens import dicom, metadata, wording
 from skinlens.errors import ModelError, ReadError
 from skinlens.model import Inference
 
@@ -191,6 +191,22 @@ async def read_file(file: Any) -> bytes:
         raise ReadError(error_text(e)) from e
 
 
+_pydicom: list[Any] = []
+"""The pending or finished load of pydicom's wheel (at most one)."""
+
+
+async def load_pydicom() -> None:
+    """pydicom's wheel from ``dist/`` into Pyodide, the first time a DICOM file arrives (not
+    at start-up: most people never open one). Pyodide's ``loadPackage`` takes the wheel's
+    URL; the service worker caches it on that first use."""
+    if not _pydicom:
+        import pyodide_js  # type: ignore[import-not-found]
+
+        url = js.URL.new(dicom.WHEEL, js.location.href).href
+        _pydicom.append(asyncio.ensure_future(pyodide_js.loadPackage(url)))
+    await _pydicom[0]
+
+
 def files_of(file_list: Any) -> list[Any]:
     return [file_list.item(i) for i in range(file_list.length)]
 
@@ -229,11 +245,17 @@ class FrameGrabber:
 
 
 def draw_rgb(canvas: Any, rgb: np.ndarray) -> None:
-    """Paint a uint8 RGB array onto a canvas (the captured frame)."""
+    """Paint a uint8 RGB array onto a canvas (the captured frame, the model's crop)."""
     h, w = rgb.shape[:2]
     rgba = np.empty((h, w, 4), np.uint8)
     rgba[..., :3] = rgb
     rgba[..., 3] = 255
+    draw_rgba(canvas, rgba)
+
+
+def draw_rgba(canvas: Any, rgba: np.ndarray) -> None:
+    """Paint a uint8 RGBA array onto a canvas (the heatmap layer keeps its alpha)."""
+    h, w = rgba.shape[:2]
     data = js.Uint8ClampedArray.new(h * w * 4)
     data.assign(rgba.reshape(-1))
     canvas.width, canvas.height = w, h

@@ -339,6 +339,13 @@ def _load(
     return image, draft_scale, (width, height)
 
 
+def reduce_to(rgb: Image.Image, target: int) -> Image.Image:
+    """Box-average by an integer factor when the short side is at least ``2 * target``:
+    antialiased, cheap, and it lands the short side in ``[target, 2 * target)``."""
+    factor = min(rgb.size) // target
+    return rgb.reduce(factor) if factor >= 2 else rgb
+
+
 def decode_image(
     data: bytes | bytearray | memoryview,
     *,
@@ -366,11 +373,7 @@ def decode_image(
         rgb = to_rgb(image)
     except _DECODER_ERRORS as exc:
         raise _corrupt(kind, exc) from exc
-    factor = min(rgb.size) // target
-    if factor >= 2:
-        # Box-average by an integer factor: antialiased, cheap, and it lands the
-        # short side in [target, 2 * target).
-        rgb = rgb.reduce(factor)
+    rgb = reduce_to(rgb, target)
     method = _ORIENTATION_TRANSPOSE.get(orientation)
     if method is not None:
         rgb = rgb.transpose(method)

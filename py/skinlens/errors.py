@@ -16,6 +16,11 @@ UNSUPPORTED_FORMAT = "unsupported-format"
 CORRUPT_IMAGE = "corrupt-image"
 IMAGE_TOO_LARGE = "image-too-large"
 IMAGE_TOO_SMALL = "image-too-small"
+# DICOM files (``dicom.read``).
+DICOM_CORRUPT = "dicom-corrupt"
+DICOM_NO_PIXELS = "dicom-no-pixels"
+DICOM_UNSUPPORTED = "dicom-unsupported"
+DICOM_MONOCHROME = "dicom-monochrome"
 # Failures around the pipeline.
 READ_ERROR = "read-error"
 MODEL_ERROR = "model-error"
@@ -28,6 +33,10 @@ DECODE_CODES: tuple[str, ...] = (
     CORRUPT_IMAGE,
     IMAGE_TOO_LARGE,
     IMAGE_TOO_SMALL,
+    DICOM_CORRUPT,
+    DICOM_NO_PIXELS,
+    DICOM_UNSUPPORTED,
+    DICOM_MONOCHROME,
 )
 
 

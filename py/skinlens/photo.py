@@ -18,8 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from skinlens import errors, preprocess, quality, triage
-from skinlens.decode import DecodeInfo, decode_image, target_for
+from skinlens import dicom, errors, heatmap, preprocess, quality, triage
+from skinlens.decode import DecodedImage, DecodeInfo, decode_image, target_for
+from skinlens.dicom import DicomInfo, Monochrome
 from skinlens.metadata import ModelInfo
 from skinlens.model import Predict
 from skinlens.triage import Assessment
@@ -39,6 +40,19 @@ class PhotoResult:
     """Decode, crop, resize, gates and normalisation (Python)."""
     infer_ms: float | None = None
     """The model call, as the worker timed it."""
+    cam: np.ndarray | None = None
+    """The class activation map (g x g, 0..1) of the class shown; ``None`` when rejected or
+    when the model has no ``cam`` output (:mod:`skinlens.heatmap`)."""
+    cam_ms: float | None = None
+    """Turning the ``cam`` output into that map."""
+    dicom: DicomInfo | None = None
+    """A DICOM file's modality, photometric interpretation, size, frames, body part."""
+    monochrome: Monochrome | None = None
+    """A grey-scale DICOM image (shown with its window, then declined)."""
+
+
+async def _ready() -> None:
+    """The DICOM reader is importable as it is (CPython, tests)."""
 
 
 class Photo:
@@ -51,22 +65,28 @@ class Photo:
         *,
         gates: bool = True,
         clock: Callable[[], float] = time.perf_counter,
+        load_dicom: Callable[[], Awaitable[None]] = _ready,
     ) -> None:
+        """``load_dicom`` makes pydicom importable (the page loads its wheel on first use)."""
         self.info = info
+        self.load_dicom = load_dicom
         self.predict = predict
         self.thresholds = quality.QualityThresholds.from_info(info) if gates else None
         self.clock = clock
 
-    async def assess(self, read: Awaitable[bytes]) -> PhotoResult:
+    async def assess(self, read: Awaitable[bytes], name: str = "", frame: int = 0) -> PhotoResult:
         """Read the file and run the whole pipeline; never raises for an unreadable file, a
         bad photo or a failing model (``read``: the browser's file read, awaited here so
-        that its failure is handled with the others)."""
+        that its failure is handled with the others; ``name``: the file's name, which tells
+        a DICOM file without a preamble; ``frame``: a multi-frame DICOM file's frame)."""
         result = PhotoResult()
         try:
             t0 = self.clock()
             data = await read
             result.read_ms = (self.clock() - t0) * 1000.0
-            result.assessment = await self._run(data, result)
+            if dicom.is_dicom(name, data):
+                await self.load_dicom()
+            result.assessment = await self._run(data, result, name, frame)
         except errors.SkinlensError as e:
             result.assessment = triage.rejected(e.code, error=e)
         except MemoryError:
@@ -74,11 +94,26 @@ class Photo:
             result.assessment = triage.rejected(e.code, error=e)
         return result
 
-    def prepare(self, data: bytes, result: PhotoResult) -> np.ndarray | None:
+    def decode(self, data: bytes, result: PhotoResult, name: str, frame: int) -> DecodedImage:
+        """A photo's or a colour DICOM frame's RGB image; a grey-scale DICOM image is kept
+        in ``result.monochrome`` for the viewer and declined."""
+        target = target_for(self.info.input_size)
+        if not dicom.is_dicom(name, data):
+            return decode_image(data, target=target)
+        image = dicom.read(data, frame)
+        result.dicom = image.info
+        if image.monochrome is not None:
+            result.monochrome = image.monochrome
+            raise errors.DecodeError(errors.DICOM_MONOCHROME, modality=image.info.modality)
+        return dicom.to_decoded(image, target, len(data))
+
+    def prepare(
+        self, data: bytes, result: PhotoResult, name: str = "", frame: int = 0
+    ) -> np.ndarray | None:
         """Decode, crop and gate; the normalised model input, or ``None`` when a gate failed
         (then ``result.assessment`` says which)."""
         t0 = self.clock()
-        decoded = decode_image(data, target=target_for(self.info.input_size))
+        decoded = self.decode(data, result, name, frame)
         result.decoded = decoded.info
         result.crop = preprocess.crop_resize(decoded.image, self.info.input_size)
         if self.thresholds is not None:
@@ -91,11 +126,17 @@ class Photo:
         result.prep_ms = (self.clock() - t0) * 1000.0
         return x
 
-    async def _run(self, data: bytes, result: PhotoResult) -> Assessment:
-        x = self.prepare(data, result)
+    async def _run(self, data: bytes, result: PhotoResult, name: str, frame: int) -> Assessment:
+        x = self.prepare(data, result, name, frame)
         if x is None:
             assert result.assessment is not None
             return result.assessment
         inference = await self.predict(x[np.newaxis])
         result.infer_ms = inference.ms
-        return triage.assess(inference.row(0), self.info)
+        outputs = inference.row(0)
+        assessment = triage.assess(outputs, self.info)
+        if not assessment.rejected and "cam" in outputs:
+            t0 = self.clock()
+            result.cam = heatmap.class_map(outputs["cam"], self.info.codes.index(assessment.label))
+            result.cam_ms = (self.clock() - t0) * 1000.0
+        return assessment

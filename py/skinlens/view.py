@@ -16,7 +16,9 @@ from __future__ import annotations
 import json
 import math
 
+from skinlens import heatmap
 from skinlens.decode import DecodeInfo
+from skinlens.dicom import DicomInfo
 from skinlens.metadata import ModelInfo
 from skinlens.photo import PhotoResult
 from skinlens.triage import Assessment
@@ -67,11 +69,13 @@ def result_attrs(
         "data-probs": None if a.probs is None else json.dumps(list(a.probs)),
         "data-reason": a.reason if a.rejected else None,
         "data-ms": _num(r.infer_ms),
+        "data-cam-ms": None if r.cam_ms is None else f"{r.cam_ms:.2f}",
         "data-prep-ms": _num(r.prep_ms),
         "data-read-ms": _num(r.read_ms),
         "data-total-ms": _num(total_ms),
         "data-lesion": None if a.ood is None else f"{a.ood.value:.4g}",
         "data-photo-type": a.photo_type,
+        "data-cam": None if r.cam is None else json.dumps(heatmap.grid_json(r.cam)),
         "data-file": file_name,
         "data-seq": str(seq),
     }
@@ -103,6 +107,28 @@ def decode_notes(d: DecodeInfo | None, w: Wording) -> list[str]:
         notes.append(w.text("note.rotated"))
     if d.animated:
         notes.append(w.text("note.animated"))
+    return notes
+
+
+def dicom_notes(d: DicomInfo | None, w: Wording) -> list[str]:
+    """What a DICOM file is (modality, photometric interpretation, size, body part, frame);
+    nothing about the patient."""
+    if d is None:
+        return []
+    width, height = d.size
+    notes = [
+        w.text(
+            "note.dicom",
+            modality=d.modality or "–",
+            photometric=d.photometric,
+            width=width,
+            height=height,
+        )
+    ]
+    if d.body_part:
+        notes.append(w.text("note.dicom-body", part=d.body_part))
+    if d.frames > 1:
+        notes.append(w.text("note.dicom-frames", n=d.frame + 1, total=d.frames))
     return notes
 
 
@@ -210,7 +236,10 @@ def result_html(r: PhotoResult, file_name: str, info: ModelInfo, backend: str, w
     a = r.assessment
     assert a is not None
     file_line = f'<p class="small muted">{esc(file_name)}</p>'
-    notes = "".join(f'<p class="small muted">{esc(n)}</p>' for n in decode_notes(r.decoded, w))
+    notes = "".join(
+        f'<p class="small muted">{esc(n)}</p>'
+        for n in decode_notes(r.decoded, w) + dicom_notes(r.dicom, w)
+    )
     rec = (
         f'<div class="recommendation badge-{esc(a.priority)}"><p><strong>'
         f"{esc(w.text('result.what-to-do'))}</strong> "

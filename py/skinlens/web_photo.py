@@ -19,11 +19,12 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from skinlens import browser, view
+from skinlens import browser, heatmap, view
 from skinlens.errors import DECODE_CODES, INTERNAL_ERROR, SkinlensError
 from skinlens.metadata import ModelInfo
 from skinlens.photo import Photo, PhotoResult
 from skinlens.triage import rejected
+from skinlens.web_dicom import DicomView
 from skinlens.wording import Wording
 
 
@@ -44,7 +45,9 @@ class PhotoPage:
         self.photo = photo
         self.wording = wording
         self.backend = ""
-        self.queue: asyncio.Queue[tuple[Any, float]] = asyncio.Queue()
+        self.queue: asyncio.Queue[tuple[Any, float, int]] = asyncio.Queue()
+        self.last_file: Any = None
+        self.dicom = DicomView(self.pick_frame)
         self.seq = 0
         self.count = 0
         self.preview_url: str | None = None
@@ -72,6 +75,17 @@ class PhotoPage:
             browser.on(zone, event, on_dragover)
         browser.on(zone, "dragleave", lambda ev: zone.classList.remove("dragover"))
         browser.on(zone, "drop", on_drop)
+        toggle, opacity = browser.el("heatmap-toggle"), browser.el("heatmap-opacity")
+
+        def on_toggle(ev: Any) -> None:
+            browser.el("heatmap").hidden = not toggle.checked
+
+        def on_opacity(ev: Any) -> None:
+            browser.set_css_number("--heatmap-opacity", int(opacity.value) / 100)
+
+        browser.on(toggle, "change", on_toggle)
+        browser.on(opacity, "input", on_opacity)
+        self.dicom.bind()
         browser.spawn(self.work(), self.tasks)
 
     def enable(self, backend_label: str) -> None:
@@ -82,25 +96,45 @@ class PhotoPage:
 
     def enqueue(self, files: list[Any], chosen_ms: float) -> None:
         for f in files:
-            self.queue.put_nowait((f, chosen_ms))
+            self.queue.put_nowait((f, chosen_ms, 0))
+
+    def pick_frame(self, frame: int) -> None:
+        """Another frame of the last (multi-frame DICOM) file, assessed like a new file."""
+        self.queue.put_nowait((self.last_file, browser.now(), frame))
 
     async def work(self) -> None:
         while True:
-            file, chosen_ms = await self.queue.get()
-            await self.process(file, chosen_ms)
+            file, chosen_ms, frame = await self.queue.get()
+            await self.process(file, chosen_ms, frame)
 
-    async def process(self, file: Any, chosen_ms: float) -> None:
+    async def process(self, file: Any, chosen_ms: float, frame: int) -> None:
         self.seq += 1
+        self.last_file = file
         name = str(file.name or "image")
         self.show_analysing(name)
         self.show_preview(file, name)
         try:
-            result = await self.photo.assess(browser.read_file(file))
+            result = await self.photo.assess(browser.read_file(file), name, frame)
         except Exception as e:  # a bug, not a bad photo: say so and keep the page working
             err = SkinlensError(INTERNAL_ERROR, cause=type(e).__name__)
             result = PhotoResult(rejected(INTERNAL_ERROR, error=err))
             browser.warn(f"skinlens: {e!r}")
         self.show(result, name, browser.now() - chosen_ms)
+
+    def show_heatmap(self, r: PhotoResult) -> None:
+        """The map of the class shown over the model's crop (``#heatmap``), or nothing; its
+        drawing is added to ``r.cam_ms`` (the heatmap's whole cost in the page)."""
+        figure = browser.el("heatmap-figure")
+        if r.cam is None or r.crop is None or r.cam_ms is None or r.assessment is None:
+            figure.hidden = True
+            return
+        t0 = browser.now()
+        browser.draw_rgb(browser.el("heatmap-photo"), r.crop)
+        browser.draw_rgba(browser.el("heatmap"), heatmap.overlay(r.cam, r.crop.shape[0]))
+        r.cam_ms += browser.now() - t0
+        name = self.wording.class_name(r.assessment.label or "")
+        browser.el("heatmap-title").textContent = self.wording.text("heatmap.title", name=name)
+        figure.hidden = False
 
     def show_analysing(self, name: str) -> None:
         result = browser.el("result")
@@ -126,10 +160,12 @@ class PhotoPage:
         assert r.assessment is not None
         w = self.wording
         result = browser.el("result")
-        if r.assessment.reason in DECODE_CODES:
-            browser.el("preview").hidden = True
+        if r.assessment.reason in DECODE_CODES or r.dicom is not None:
+            browser.el("preview").hidden = True  # nothing the browser can show
+        self.dicom.show(r)
         result.innerHTML = view.result_html(r, name, self.info, self.backend, w)
         browser.apply_widths(result)
+        self.show_heatmap(r)
         browser.set_attrs(result, view.result_attrs(r, self.seq, name, total_ms))
         result.setAttribute("aria-busy", "false")
         li = browser.create("li")
