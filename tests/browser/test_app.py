@@ -88,7 +88,7 @@ def test_page_has_disclaimer_privacy_and_credits(app):
     inp = app.driver.find_element("id", "file-input")
     assert inp.get_attribute("type") == "file"
     assert inp.get_attribute("multiple") is not None
-    assert inp.get_attribute("accept") == "image/*"
+    assert inp.get_attribute("accept") == "image/*,.dcm,application/dicom"  # photos, DICOM
     # markup hooks the live-camera feature builds on
     assert app.driver.find_elements("css selector", "#live-section #camera-start")
     assert app.driver.find_elements("css selector", "#live-section #live-mount")
