@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from harness import classify, result_attrs, wait_for
 from PIL import Image
+from sources_page import source_images
 
 pytestmark = pytest.mark.browser
 
@@ -34,7 +35,8 @@ def test_colour_dicom_matches_the_png_and_pydicom_loads_only_then(
     dicom_page, server, tmp_path, ham_images
 ):
     assert not _pydicom_requests(server), "pydicom was fetched before any DICOM file"
-    photo = sorted(ham_images.glob("*.jpg"))[0]
+    test_split = source_images().get("ham10000/test")
+    photo = test_split[0].path if test_split else sorted(ham_images.glob("*.jpg"))[0]
     rgb = np.asarray(Image.open(photo).convert("RGB"))
     png = tmp_path / "same.png"
     Image.fromarray(rgb).save(png)
@@ -43,7 +45,12 @@ def test_colour_dicom_matches_the_png_and_pydicom_loads_only_then(
     as_dicom = classify(dicom_page, _write(tmp_path, "same", dicoms.colour(rgb)))  # no .dcm
     assert _pydicom_requests(server), "pydicom was not fetched for a DICOM file"
     assert as_dicom["state"] == as_png["state"] and as_dicom["label"] == as_png["label"]
-    assert np.abs(np.array(as_dicom["probs"]) - np.array(as_png["probs"])).max() <= 1e-4
+    diff = np.abs(np.array(as_dicom["probs"]) - np.array(as_png["probs"])).max()
+    print(
+        f"DICOM vs PNG: max |prob diff| {diff:.2e}; first DICOM (pydicom load included)"
+        f" {as_dicom['total-ms']} ms, the PNG {as_png['total-ms']} ms"
+    )
+    assert diff <= 1e-4
     text = as_dicom["text"]
     assert "DICOM" in text and "XC" in text and "ARM" in text
     for secret in ("Doe", dicoms.PATIENT_ID, "19700101"):
