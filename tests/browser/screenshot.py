@@ -21,7 +21,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path[:0] = [str(ROOT), str(HERE)]
 
-from conftest import DATA_DIR, Browser, LoggedServer, classify, open_app  # noqa: E402
+from harness import DATA_DIR, Browser, LoggedServer, classify, open_app  # noqa: E402
 from imagegen import write_lesion_jpeg  # noqa: E402
 from PIL import Image  # noqa: E402
 
@@ -64,7 +64,7 @@ def shoot(server: LoggedServer, images: list[Path], out: Path, *, phone: bool) -
             " 'width:170px;height:128px;background:repeating-linear-gradient(45deg,"
             "#e6ebee 0 10px,#d5dde2 10px 20px);border-radius:8px;margin:auto'; i.replaceWith(ph); }"
             "const c = document.getElementById('preview-caption');"
-            "if (c) c.textContent = 'test-split melanoma (photo not shown)';"
+            "if (c) c.textContent = 'dataset photo (not shown)';"
         )
         if phone:  # show the verdict, as a person would scroll to it
             d.execute_script(
