@@ -6,11 +6,20 @@ From inside the running page, every way of sending data to another origin is ref
 ``securitypolicyviolation`` event: fetch, XMLHttpRequest, an <img>, a <script>,
 navigator.sendBeacon, a WebSocket, a form post, and a fetch from a blob: worker (the way the
 model worker starts, so it inherits the page's policy).
+
+And every view (photo result with its bars and heatmap, colour and grey-scale DICOM) runs
+under the policy without a violation, with file names that are markup shown as text.
 """
 
 from __future__ import annotations
 
+import shutil
+
+import dicoms
+import numpy as np
 import pytest
+from harness import classify, console_errors
+from PIL import Image
 from test_pwa import Site, page_ready, sw_ready
 
 import security
@@ -114,3 +123,37 @@ def test_policy_blocks_sending_data_elsewhere_first_visit_and_offline(tmp_path, 
     )
     assert allowed == [True, False, False], allowed
     assert_exfiltration_blocked(d, "offline, served by the service worker")
+
+
+HOSTILE = '<img src=x onerror="document.body.dataset.pwned=1">'
+
+
+def test_every_view_keeps_to_the_policy(app, tmp_path, ham_images):
+    """A photo (bars, heatmap), a colour DICOM and a grey-scale one (window viewer), each
+    under a file name that is markup: no policy violation, no markup from a name."""
+    photo = sorted(ham_images.glob("*.jpg"))[0]
+    named = tmp_path / f"{HOSTILE}.jpg"
+    shutil.copy(photo, named)
+    assert classify(app, named)["state"] == "done"
+    d = app.driver
+    widths = d.execute_script(
+        "return [...document.querySelectorAll('#result .bar-fill')].map((e) => e.style.width)"
+    )
+    assert len(widths) == 7 and all(w.endswith("%") for w in widths), widths
+    d.execute_script(
+        "const s = document.getElementById('heatmap-opacity'); s.value = '40';"
+        "s.dispatchEvent(new Event('input'));"
+    )
+    rgb = np.asarray(Image.open(photo).convert("RGB"))
+    (tmp_path / f"{HOSTILE}.dcm").write_bytes(dicoms.colour(rgb))
+    assert classify(app, tmp_path / f"{HOSTILE}.dcm")["state"] == "done"
+    (tmp_path / "ct.dcm").write_bytes(dicoms.ct())
+    assert classify(app, tmp_path / "ct.dcm")["state"] == "rejected"
+    d.execute_script(
+        "const s = document.getElementById('dicom-width'); s.value = s.min;"
+        "s.dispatchEvent(new Event('input'));"
+    )
+    assert d.execute_script("return document.body.dataset.pwned") is None
+    assert d.execute_script("return document.querySelectorAll('img[src=x]').length") == 0
+    policy = [e for e in console_errors(app) if "Content Security Policy" in e or "EvalError" in e]
+    assert not policy, policy
