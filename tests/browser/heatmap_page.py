@@ -6,7 +6,7 @@ with the page's own code (``decode_image`` + ``crop_resize``: the same pixels); 
 peak cell covers a (224/7)-pixel square of it; the peak is "on the lesion" when that
 square's mean luminance is below the crop's median luminance (pigmented lesions are darker
 than the skin around them, and a centred lesion rarely covers more than half the crop).
-Shared by the data test (``test_heatmap.py``, a sample) and ``python -m bench.heatmap``.
+Shared by the data test (``test_page_heatmap.py``, a sample) and ``python -m bench.heatmap``.
 """
 
 from __future__ import annotations
