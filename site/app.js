@@ -9,7 +9,10 @@
  *     and fetches its wording catalogue (py/skinlens/wording_<lang>.json, the one Python uses)
  *     once: the static page text and the load progress need it before Python is up;
  *  4. window.skinlens = { ready, backend, model, metadataUrl, info, mark, setStage, nextPaint,
- *     lang, locale, words (resolves to the catalogue's text once the page is translated), t }.
+ *     lang, locale, words (resolves to the catalogue's text once the page is translated), t,
+ *     view, loadModel, deviceFacts }.
+ * With ?view=speed (the speed test) no model is started here: the test loads one per backend
+ * (loadModel) and <html data-view="speed"> switches the page to that view (style.css).
  * The model's metadata URL is the page's <meta name="skinlens-model">; all URLs are relative
  * to this script, so the app works under any sub-path.
  */
@@ -203,13 +206,24 @@
       worker.onerror = (ev) => this.failAll(new Error(ev.message || "the model worker failed"));
     }
     // options: {backend: forced backend or null, threads: wasm pool size or null (all cores),
-    //           quiet: true to keep its progress off the load panel}
+    //           quiet: true to keep its progress off the load panel,
+    //           only: true to fail rather than fall back to another backend}
     static async load(metadataUrl, options) {
       const m = new SkinlensModel(policedWorker(url("model-worker.js")));
       m.quiet = !!options.quiet;
-      m.info = await m.call({
-        op: "load", metadataUrl, vendorUrl: url("vendor/tfjs/"), forced: options.backend, threads: options.threads,
-      });
+      try {
+        m.info = await m.call({
+          op: "load",
+          metadataUrl,
+          vendorUrl: url("vendor/tfjs/"),
+          forced: options.backend,
+          only: !!options.only,
+          threads: options.threads,
+        });
+      } catch (e) {
+        m.worker.terminate();
+        throw e;
+      }
       return m;
     }
     call(message, transfer) {
@@ -255,6 +269,29 @@
   const forcedRaw = (params.get("backend") || "").toLowerCase();
   const forced = ORDER.includes(forcedRaw) ? forcedRaw : null;
   const METADATA = url(document.querySelector('meta[name="skinlens-model"]').content);
+  const view = params.get("view") === "speed" ? "speed" : "app";
+  document.documentElement.dataset.view = view;
+
+  // Facts about this device for the speed test (WebGPU: the adapter the browser offers).
+  async function deviceFacts() {
+    let webgpu = "not available";
+    if (navigator.gpu) {
+      try {
+        const a = await navigator.gpu.requestAdapter();
+        const i = (a && a.info) || {};
+        webgpu = a ? [i.vendor, i.architecture, i.description].filter(Boolean).join(" ") || "adapter (no details)" : "no adapter";
+        if (a && a.isFallbackAdapter) webgpu += " (software fallback)";
+      } catch (e) {
+        webgpu = "error: " + e.message;
+      }
+    }
+    return {
+      cores: navigator.hardwareConcurrency || 1,
+      crossOriginIsolated: !!window.crossOriginIsolated,
+      webgpu,
+      userAgent: navigator.userAgent,
+    };
+  }
 
   const api = {
     backend: null,
@@ -274,6 +311,10 @@
     locale,
     words: wordsReady,
     t,
+    view,
+    // the speed test: a model on exactly this backend (no fallback), its own worker
+    loadModel: (backend) => SkinlensModel.load(METADATA, { backend, only: true, quiet: true }),
+    deviceFacts,
     // resolves after the browser has painted (or 50 ms, e.g. in a background tab)
     nextPaint: () =>
       new Promise((resolve) => {
@@ -309,6 +350,13 @@
     return api;
   }
 
+  if (view === "speed") {
+    // no page model: the speed test loads one per backend
+    setStage("backend", "done", "speed.per-backend");
+    setStage("model", "done", "speed.per-backend");
+    api.ready = new Promise(() => {});
+    return;
+  }
   api.ready = boot().catch((e) => {
     const msg = e && e.message ? e.message : String(e);
     api.info.error = msg;

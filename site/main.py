@@ -1,4 +1,5 @@
-"""PyScript entry point: wire the photo and the camera sides of the page, as siblings.
+"""PyScript entry point: wire the photo, batch and camera sides of the page, as siblings
+(or, with ``?view=speed``, the speed test alone).
 
 Boot: the wording catalogue of the page's language (app.js fetched it and translated the
 static page) -> the model's metadata (the single source for sizes, classes and settings) ->
@@ -12,8 +13,10 @@ import js
 from pyodide.ffi import JsException
 from skinlens import browser, live, wording
 from skinlens.photo import Photo
+from skinlens.web_batch import BatchPage
 from skinlens.web_camera import LiveCamera
 from skinlens.web_photo import PhotoPage
+from skinlens.web_speed import SpeedPage
 
 browser.mark("main.py")
 
@@ -55,16 +58,26 @@ async def main() -> None:
     except Exception as e:
         fatal(words.text("error.metadata", cause=browser.error_text(e)))
         return
+    if browser.query_param("view") == "speed":
+        browser.stage("app", "done", "progress.ready")
+        js.document.body.dataset.ready = "true"
+        try:
+            await SpeedPage(info, words).run()
+        except Exception as e:  # a bug: say so on the page rather than "running" for ever
+            fatal(words.text("speed.failed", cause=browser.error_text(e)))
+        return
     photo_model = Photo(
         info,
         browser.WorkerModel(),
         gates=browser.query_param("gates") != "off",
         load_dicom=browser.load_pydicom,
     )
-    photo = PhotoPage(info, photo_model, words)
+    batch = BatchPage(info, photo_model, words)
+    photo = PhotoPage(info, photo_model, words, batch.start)
     live_model = browser.WorkerModel(live=True)
     camera = LiveCamera(info, live.LivePipeline(info, live_model, clock=browser.now), words)
     photo.bind()
+    batch.bind()
     camera.bind()
     browser.stage("app", "loading", "progress.waiting-model")
     try:
@@ -74,6 +87,7 @@ async def main() -> None:
         return
     show_backend(bridge, words)
     photo.enable(str(bridge.backendLabel))
+    batch.enable(str(bridge.backend), str(bridge.backendLabel))
     camera.enable(str(bridge.backendLabel))
     browser.el("model-version").textContent = words.text(
         "footer.model", name=info.raw["name"], variant=info.raw["variant"]

@@ -4,7 +4,7 @@
  * name and shape, the NAMED outputs to return), a warm-up, `predict` on a batch returning
  * every named output, `dispose`. The page talks to it through `SkinlensModel` in app.js.
  *
- * Messages in:  {id, op: "load", metadataUrl, vendorUrl, forced, threads} | {id, op: "predict", data, n, names}
+ * Messages in:  {id, op: "load", metadataUrl, vendorUrl, forced, only, threads} | {id, op: "predict", data, n, names}
  *               | {id, op: "memory"} | {id, op: "dispose"}
  * Messages out: {id, ok: true, result} | {id, ok: false, error} for each request, plus
  *               {op: "progress", stage, state, key, values, fraction, total} while loading
@@ -101,11 +101,12 @@ async function initBackend(name, threads) {
   if (!ok || tf.getBackend() !== name) throw new Error(LABEL[name] + " failed to start");
 }
 
-async function chooseBackend(forced, threads) {
+// only: the forced backend or an error (the speed test times each backend as it is)
+async function chooseBackend(forced, threads, only) {
   const tried = [];
   const demoted = [];
   const probes = {};
-  const plan = forced ? [forced].concat(ORDER.filter((b) => b !== forced)) : ORDER.slice();
+  const plan = only ? [forced] : forced ? [forced].concat(ORDER.filter((b) => b !== forced)) : ORDER.slice();
   for (const name of plan) {
     progress("backend", "loading", "progress.trying", { engine: LABEL[name] });
     const p = (probes[name] = await probe(name));
@@ -178,13 +179,13 @@ function ioSpec(meta, json) {
   };
 }
 
-async function load({ metadataUrl, vendorUrl, forced, threads }) {
+async function load({ metadataUrl, vendorUrl, forced, only, threads }) {
   const t0 = performance.now();
   VENDOR = vendorUrl;
   progress("backend", "loading", "progress.starting");
   importScripts(VENDOR + "tf.min.js");
   tf.enableProdMode();
-  const choice = await chooseBackend(forced, threads);
+  const choice = await chooseBackend(forced, threads, only);
   const info = {
     backend: choice.name,
     backendLabel: LABEL[choice.name],

@@ -8,6 +8,7 @@ The pipelines (:mod:`skinlens.photo`, :mod:`skinlens.live`) and the view
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -140,6 +141,22 @@ async def model_ready() -> Any:
     return js.skinlens.info
 
 
+async def load_model(backend: str) -> Any:
+    """A ``SkinlensModel`` on exactly ``backend`` (raises ``JsException`` where the browser
+    does not offer it); the caller disposes of it."""
+    return await js.skinlens.loadModel(backend)
+
+
+async def device_facts() -> dict[str, Any]:
+    """Cores, cross-origin isolation, the WebGPU adapter, the user agent (app.js)."""
+    return to_py(await js.skinlens.deviceFacts())
+
+
+def to_py(value: Any) -> Any:
+    """A plain JS object as Python dicts and lists."""
+    return value.to_py()
+
+
 def set_css_number(name: str, value: float) -> None:
     """A number from the metadata as a CSS custom property on ``:root``."""
     js.document.documentElement.style.setProperty(name, str(value))
@@ -158,13 +175,17 @@ def apply_widths(root: Any) -> None:
 
 class WorkerModel:
     """:data:`skinlens.model.Predict` backed by an inference worker: the page's model
-    (``skinlens.model``), or with ``live=True`` the camera's (``skinlens.liveModel()``,
-    started on first use; see app.js for why the camera has its own)."""
+    (``skinlens.model``), with ``live=True`` the camera's (``skinlens.liveModel()``,
+    started on first use; see app.js for why the camera has its own), or a given
+    ``SkinlensModel`` ``handle`` (the speed test's, one per backend)."""
 
-    def __init__(self, *, live: bool = False) -> None:
+    def __init__(self, *, live: bool = False, handle: Any = None) -> None:
         self.live = live
+        self.given = handle
 
     async def handle(self) -> Any:
+        if self.given is not None:
+            return self.given
         return await js.skinlens.liveModel() if self.live else js.skinlens.model
 
     async def __call__(self, batch: np.ndarray) -> Inference:
@@ -215,6 +236,35 @@ def object_url(file: Any, previous: str | None) -> str:
     if previous:
         js.URL.revokeObjectURL(previous)
     return str(js.URL.createObjectURL(file))
+
+
+def text_url(text: str, mime: str, previous: str | None) -> str:
+    """A ``blob:`` URL of generated text (a download link's ``href``); frees ``previous``."""
+    if previous:
+        js.URL.revokeObjectURL(previous)
+    parts = to_js([text])
+    blob = js.Blob.new(parts, to_js({"type": mime}, dict_converter=js.Object.fromEntries))
+    return str(js.URL.createObjectURL(blob))
+
+
+def stored_json(key: str) -> dict[str, Any]:
+    """A JSON object this origin kept in ``localStorage`` (``{}`` when absent or unreadable:
+    storage may be disabled, and then the caller's default applies)."""
+    try:
+        text = js.localStorage.getItem(key)
+    except JsException:
+        return {}
+    if not text:
+        return {}
+    value = json.loads(str(text))
+    return value if isinstance(value, dict) else {}
+
+
+def store_json(key: str, value: dict[str, Any]) -> None:
+    try:
+        js.localStorage.setItem(key, json.dumps(value))
+    except JsException as e:  # storage disabled or full: the next batch uses the default
+        warn(f"localStorage: {error_text(e)}")
 
 
 async def play(video: Any) -> None:

@@ -21,6 +21,11 @@ class Inference:
     outputs: dict[str, np.ndarray]
     ms: float
 
+    @property
+    def batch_size(self) -> int:
+        """How many inputs the call had (the first axis of every output)."""
+        return len(next(iter(self.outputs.values())))
+
     def row(self, i: int) -> dict[str, np.ndarray]:
         """The outputs of the ``i``-th input of the batch."""
         return {name: values[i] for name, values in self.outputs.items()}

@@ -22,7 +22,7 @@ from skinlens import dicom, errors, heatmap, preprocess, quality, triage
 from skinlens.decode import DecodedImage, DecodeInfo, decode_image, target_for
 from skinlens.dicom import DicomInfo, Monochrome
 from skinlens.metadata import ModelInfo
-from skinlens.model import Predict
+from skinlens.model import Inference, Predict
 from skinlens.triage import Assessment
 
 
@@ -79,6 +79,24 @@ class Photo:
         bad photo or a failing model (``read``: the browser's file read, awaited here so
         that its failure is handled with the others; ``name``: the file's name, which tells
         a DICOM file without a preamble; ``frame``: a multi-frame DICOM file's frame)."""
+        result, x = await self.load(read, name, frame)
+        if x is None:
+            return result
+        try:
+            inference = await self.predict(x[np.newaxis])
+        except errors.SkinlensError as e:
+            result.assessment = triage.rejected(e.code, error=e)
+            return result
+        self.conclude(result, inference, 0)
+        return result
+
+    async def load(
+        self, read: Awaitable[bytes], name: str = "", frame: int = 0
+    ) -> tuple[PhotoResult, np.ndarray | None]:
+        """Read, decode, crop and gate one file: its result so far and the model input, or
+        ``None`` when it was rejected (then ``result.assessment`` says why). Split from
+        :meth:`assess` so that a batch (:mod:`skinlens.batch`) can stack many inputs into
+        one model call; every failure is caught here, in one place."""
         result = PhotoResult()
         try:
             t0 = self.clock()
@@ -86,13 +104,13 @@ class Photo:
             result.read_ms = (self.clock() - t0) * 1000.0
             if dicom.is_dicom(name, data):
                 await self.load_dicom()
-            result.assessment = await self._run(data, result, name, frame)
+            return result, self.prepare(data, result, name, frame)
         except errors.SkinlensError as e:
             result.assessment = triage.rejected(e.code, error=e)
         except MemoryError:
             e = errors.DecodeError(errors.IMAGE_TOO_LARGE, "memory")
             result.assessment = triage.rejected(e.code, error=e)
-        return result
+        return result, None
 
     def decode(self, data: bytes, result: PhotoResult, name: str, frame: int) -> DecodedImage:
         """A photo's or a colour DICOM frame's RGB image; a grey-scale DICOM image is kept
@@ -126,17 +144,14 @@ class Photo:
         result.prep_ms = (self.clock() - t0) * 1000.0
         return x
 
-    async def _run(self, data: bytes, result: PhotoResult, name: str, frame: int) -> Assessment:
-        x = self.prepare(data, result, name, frame)
-        if x is None:
-            assert result.assessment is not None
-            return result.assessment
-        inference = await self.predict(x[np.newaxis])
-        result.infer_ms = inference.ms
-        outputs = inference.row(0)
+    def conclude(self, result: PhotoResult, inference: Inference, i: int) -> None:
+        """The verdict for row ``i`` of a model call (a batch's time is shared by its rows),
+        and the class activation map of the verdict's class when the model gives one."""
+        result.infer_ms = inference.ms / inference.batch_size
+        outputs = inference.row(i)
         assessment = triage.assess(outputs, self.info)
+        result.assessment = assessment
         if not assessment.rejected and "cam" in outputs:
             t0 = self.clock()
             result.cam = heatmap.class_map(outputs["cam"], self.info.codes.index(assessment.label))
             result.cam_ms = (self.clock() - t0) * 1000.0
-        return assessment

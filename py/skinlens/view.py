@@ -17,6 +17,7 @@ import json
 import math
 
 from skinlens import heatmap
+from skinlens.batch import Progress
 from skinlens.decode import DecodeInfo
 from skinlens.dicom import DicomInfo
 from skinlens.metadata import ModelInfo
@@ -231,11 +232,13 @@ def _timing(r: PhotoResult, backend: str, w: Wording) -> str:
     return f'<p class="meta-line">{esc(" · ".join(parts))}</p>' if parts else ""
 
 
-def result_html(r: PhotoResult, file_name: str, info: ModelInfo, backend: str, w: Wording) -> str:
-    """The ``#result`` card."""
+def result_html(
+    r: PhotoResult, file_name: str | None, info: ModelInfo, backend: str, w: Wording
+) -> str:
+    """The ``#result`` card (``file_name=None``: the caller shows the name as text)."""
     a = r.assessment
     assert a is not None
-    file_line = f'<p class="small muted">{esc(file_name)}</p>'
+    file_line = "" if file_name is None else f'<p class="small muted">{esc(file_name)}</p>'
     notes = "".join(
         f'<p class="small muted">{esc(n)}</p>'
         for n in decode_notes(r.decoded, w) + dicom_notes(r.dicom, w)
@@ -269,6 +272,13 @@ def result_html(r: PhotoResult, file_name: str, info: ModelInfo, backend: str, w
     return f"{head}{file_line}{rec}{kind}{_bars(a, info, w)}{why}{notes}{_timing(r, backend, w)}"
 
 
+def summary_text(a: Assessment, info: ModelInfo, w: Wording) -> str:
+    """One line: the top class and its probability, or why it could not be assessed."""
+    if a.rejected:
+        return w.title(a.reason)
+    return f"{w.class_name(a.label or '')} · {fmt_pct(a.top_prob, w)}"
+
+
 def list_item_html(
     r: PhotoResult, file_name: str, thumb_url: str | None, info: ModelInfo, w: Wording
 ) -> str:
@@ -280,10 +290,7 @@ def list_item_html(
         if thumb_url
         else '<span class="thumb-empty" aria-hidden="true">?</span>'
     )
-    if a.rejected:
-        summary = w.title(a.reason)
-    else:
-        summary = f"{w.class_name(a.label or '')} · {fmt_pct(a.top_prob, w)}"
+    summary = summary_text(a, info, w)
     return (
         f'{img}<div><div class="name">{esc(file_name)}</div>'
         f'<div class="summary">{esc(summary)}</div></div>{_badge(a.priority, w)}'
@@ -295,3 +302,23 @@ def analysing_html(file_name: str, step: str) -> str:
         f'<div class="analysing"><span class="spinner" aria-hidden="true"></span>'
         f'<span>{esc(step)}… <span class="muted small">{esc(file_name)}</span></span></div>'
     )
+
+
+def batch_status(p: Progress, state: str, w: Wording) -> str:
+    """The line under the batch's progress bar: count, rate and time left while running,
+    the total when done, how far it got when cancelled."""
+    rate = f"{p.per_second:.1f}"
+    if state == "done":
+        return w.text("batch.done", count=p.count, seconds=f"{p.elapsed_ms / 1000:.1f}", rate=rate)
+    if state == "cancelled":
+        return w.text("batch.cancelled", done=p.done, count=p.count)
+    line = w.text("batch.progress", done=p.done, count=p.count, rate=rate)
+    left = p.seconds_left
+    if left is None:
+        return line
+    eta = (
+        w.text("batch.eta-seconds", n=max(1, round(left)))
+        if left < 90
+        else w.text("batch.eta-minutes", n=round(left / 60))
+    )
+    return f"{line} · {eta}"

@@ -1,7 +1,8 @@
 """The photo side of the page: file input and drop zone -> :mod:`skinlens.photo` -> ``#result``.
 
-Files are processed one at a time in arrival order, so ``#result`` always shows the latest
-file; every failure is a rejected result with a reason code and the page keeps working.
+One file chosen or dropped: processed here, in arrival order, so ``#result`` always shows
+the latest file; every failure is a rejected result with a reason code and the page keeps
+working. Several at once: a batch (``on_many``, :mod:`skinlens.web_batch`).
 ``data-total-ms`` runs from the moment the file was chosen (the input's ``change`` or the
 ``drop``) to the result on screen.
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -40,8 +42,15 @@ def thumbnail_url(rgb: np.ndarray, side: int = 112) -> str:
 class PhotoPage:
     """Binds ``#file-input`` and ``#drop-zone``; renders ``#result`` and the history list."""
 
-    def __init__(self, info: ModelInfo, photo: Photo, wording: Wording) -> None:
+    def __init__(
+        self,
+        info: ModelInfo,
+        photo: Photo,
+        wording: Wording,
+        on_many: Callable[[list[Any], float], None],
+    ) -> None:
         self.info = info
+        self.on_many = on_many
         self.photo = photo
         self.wording = wording
         self.backend = ""
@@ -95,6 +104,10 @@ class PhotoPage:
         browser.el("drop-zone").dataset.disabled = "false"
 
     def enqueue(self, files: list[Any], chosen_ms: float) -> None:
+        """One file: its result in ``#result``; several: a batch (``on_many``)."""
+        if len(files) > 1:
+            self.on_many(files, chosen_ms)
+            return
         for f in files:
             self.queue.put_nowait((f, chosen_ms, 0))
 

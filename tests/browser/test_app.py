@@ -161,21 +161,6 @@ def test_dataset_photos_are_classified(app, ham_images):
     assert done >= 2, "most real dermoscopy photos must be assessed"
 
 
-def test_several_files_result_reflects_the_latest(app, tmp_path, ham_images):
-    photos = sorted(ham_images.glob("*.jpg"))[1:3]
-    bad = write_text_as_jpg(tmp_path / "notes.jpg")
-    last = write_lesion_jpeg(tmp_path / "last.jpg", seed=7)
-    before = len(app.driver.find_elements("css selector", "#result-list li"))
-    r = classify(app, [*photos, bad, last])
-    assert r["file"] == "last.jpg", r
-    items = app.driver.find_elements("css selector", "#result-list li")
-    assert len(items) == before + 4
-    # newest first; the bad file is in the list as "cannot assess"
-    states = [li.get_attribute("data-state") for li in items[:4]]
-    assert states[1] == "rejected"
-    assert app.driver.find_element("id", "history-section").is_displayed()
-
-
 # ----------------------------------------------------------------------------- bad input
 BAD = {
     "text-renamed.jpg": (write_text_as_jpg, "not-an-image", "not an image"),
