@@ -166,7 +166,7 @@ def explain(a: Assessment, info: ModelInfo, w: Wording) -> list[str]:
             if not e.reached and e.code != a.label
         ]
         if below:
-            lines.append(w.text("explain.below", items=", ".join(below)))
+            lines.append(w.text("explain.below", items=w.text("list.separator").join(below)))
     if a.probs is not None:
         lines.append(w.text("explain.calibrated", temperature=w.number(info.temperature, 2, False)))
     if a.ood is not None:
