@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness import DATA_DIR, Browser, console_errors
+from harness import DATA_DIR, Browser, policy_errors
 
 import security
 import serve
@@ -62,10 +62,7 @@ def attempt(dist: Path, photo: Path, timeout: float) -> dict:
                         break
                     time.sleep(0.1)
                 out["threads"] = d.execute_script("return skinlens.info.threads")
-            # chromedriver shortens long messages: an EvalError may lose the policy's name
-            policy = [
-                e for e in console_errors(b) if "Content Security Policy" in e or "EvalError" in e
-            ]
+            policy = policy_errors(b)
             out["policy_errors"] = len(policy)
             out["first_policy_error"] = policy[0][:400] if policy else ""
             return out

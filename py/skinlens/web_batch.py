@@ -200,8 +200,8 @@ class BatchPage:
         row = next(r for r in self.rows if r.index == index)
         box = browser.el("batch-detail")
         browser.el("batch-detail-name").textContent = row.name
-        browser.el("batch-detail-body").innerHTML = view.result_html(
-            row.result, None, self.info, self.backend, self.wording
-        )
+        body = browser.el("batch-detail-body")
+        body.innerHTML = view.result_html(row.result, None, self.info, self.backend, self.wording)
+        browser.apply_widths(body)
         box.hidden = False
         box.scrollIntoView()

@@ -221,6 +221,13 @@ def console_errors(browser: Browser) -> list[str]:
     return [str(c.get("message")) for c in browser.console if c.get("level") == "SEVERE"]
 
 
+def policy_errors(browser: Browser) -> list[str]:
+    """Console errors of the security policy (``security.py``): refused loads, styles, eval.
+    chromedriver shortens long messages, so an EvalError may have lost the policy's name."""
+    marks = ("Content Security Policy", "EvalError")
+    return [e for e in console_errors(browser) if any(m in e for m in marks)]
+
+
 LIVE_ATTRS_JS = """
 const l = document.getElementById('live');
 if (!l) return null;

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 import pytest
-from harness import READY_TIMEOUT, RESULT_TIMEOUT, open_app, wait_for
+from harness import READY_TIMEOUT, RESULT_TIMEOUT, open_app, policy_errors, wait_for
 from imagegen import write_empty, write_lesion_jpeg, write_text_as_jpg, write_truncated_jpeg
 
 pytestmark = pytest.mark.browser
@@ -167,3 +167,21 @@ def test_speed_test_draws_both_plots_one_line_per_backend(make_chrome, server, m
     assert float(d.find_element("id", "speed-decode_12mp_ms").text) > 0
     stored = d.execute_script("return JSON.parse(localStorage.getItem('skinlens.speed.best'))")
     assert set(stored) == {"cpu", "wasm"}
+    assert not policy_errors(b)  # the plots keep to the security policy (issue 12)
+
+
+FORMULA_NAMES = ('=HYPERLINK("http:evil.test","open").jpg', "+1.jpg", "-2.jpg", "@x.jpg")
+
+
+def test_csv_of_formula_file_names_opens_as_plain_text(app, tmp_path):
+    """Issue 12: a spreadsheet runs a cell that starts with = + - @ (or a tab, a CR) as a
+    formula; in the exported CSV each such file name is text (a leading apostrophe)."""
+    photos = [write_lesion_jpeg(tmp_path / n, seed=i) for i, n in enumerate(FORMULA_NAMES)]
+    d = app.driver
+    choose(d, photos)
+    assert wait_batch(d, ("done",))["count"] == len(FORMULA_NAMES)
+    text = download(d, "batch-csv", tmp_path / "downloads").read_text(encoding="utf-8")
+    rows = list(csv.reader(io.StringIO(text)))
+    assert sorted(r[0] for r in rows[1:]) == sorted("'" + n for n in FORMULA_NAMES)
+    for row in rows:
+        assert not any(cell.startswith(("=", "+", "-", "@", "\t", "\r")) for cell in row), row
