@@ -61,12 +61,17 @@ class Case:
     dx: str | None
     box: tuple[float, float, float, float] | None = None
     image: Image.Image | None = None  # in-memory photos (scikit-image samples)
+    corner: int | None = None  # lesion-free skin: the corner square (``corner_box``)
 
     def load(self) -> Image.Image:
         if self.image is not None:
             return self.image
         with Image.open(self.path) as im:
             return im.convert("RGB")
+
+    def crop_box(self, image: Image.Image) -> tuple[float, float, float, float] | None:
+        """The square used: ``box``, the corner square, or ``None`` (centred square)."""
+        return self.box if self.corner is None else corner_box(image.size, self.corner)
 
 
 def corner_box(image_size: tuple[int, int], k: int) -> tuple[float, float, float, float]:
@@ -88,18 +93,19 @@ def cases(root: Path) -> list[Case]:
         if i.split in ("val", "test", "external") or i.source == sources.NONLESION
     ]
     lesion_tests = [c for c in out if c.group in ("ham10000/test", "pad-ufes-20/test")]
-    for k, c in enumerate(lesion_tests[::3]):
-        with Image.open(c.path) as im:
-            out.append(Case(SKIN_CROPS, c.path, None, corner_box(im.size, k)))
+    out += [Case(SKIN_CROPS, c.path, None, corner=k) for k, c in enumerate(lesion_tests[::3])]
     for name, im in sample_photos():
         out += [Case(f"skimage/{name}", None, None, box, im) for box in crops(im)]
     return out
 
 
-def prepared(case: Case, info: skmeta.ModelInfo) -> tuple[np.ndarray, bool]:
+def prepared(
+    case: Case, info: skmeta.ModelInfo, gates: quality.QualityThresholds
+) -> tuple[np.ndarray, bool]:
     """The model input for ``case`` and whether the page's quality gates pass it."""
-    rgb = preprocess.crop_resize(case.load(), info.input_size, case.box)
-    ok = quality.run_all(rgb, quality.QualityThresholds.from_info(info)).ok
+    image = case.load()
+    rgb = preprocess.crop_resize(image, info.input_size, case.crop_box(image))
+    ok = quality.run_all(rgb, gates).ok
     x = preprocess.model_pixels(rgb, info.raw["input"]["color_constancy"])
     return preprocess.normalize(x, info.norm_scale, info.norm_offset), ok
 
@@ -114,11 +120,12 @@ def run_model(graph_dir: Path, all_cases: list[Case], info: skmeta.ModelInfo) ->
     from training.tfjs_graph import TfjsGraph
 
     graph = TfjsGraph(graph_dir)
+    gates = quality.QualityThresholds.from_info(info)
     parts: dict[str, list[np.ndarray]] = {"logits": [], "lesion": [], "dermoscopic": []}
     quality_ok = []
     t0 = time.time()
     for chunk in chunks(all_cases, 128):
-        xs, oks = zip(*(prepared(c, info) for c in chunk), strict=True)
+        xs, oks = zip(*(prepared(c, info, gates) for c in chunk), strict=True)
         out = graph(np.stack(xs))
         for k in parts:
             parts[k].append(out[k].reshape(len(chunk), -1))
@@ -143,7 +150,7 @@ def lesion_threshold(pos: np.ndarray, neg: np.ndarray) -> float:
     return float((lo + best.max()) / 2)
 
 
-def calibration(info_raw: dict, codes: list[str], out: dict, groups: np.ndarray, y: np.ndarray):
+def calibration(codes: list[str], out: dict, groups: np.ndarray, y: np.ndarray):
     """Temperature and thresholds from `val` only."""
     val = np.isin(groups, VAL_GROUPS)
     temperature = fit_temperature(y[val], out["logits"][val].astype(np.float64))
@@ -328,13 +335,13 @@ def evaluate(run: Path, model_dir: Path, root: Path) -> dict:
     print(f"evaluating {len(all_cases)} images from {sorted(set(groups))[:12]}...", flush=True)
     out = run_model(run / "tfjs" / "float16", all_cases, info)
     np.savez_compressed(run / "eval_outputs.npz", groups=groups, y=y, **out)
-    temperature, thresholds = calibration(provisional, codes, out, groups, y)
+    temperature, thresholds = calibration(codes, out, groups, y)
     provisional["calibration"]["temperature"] = temperature
     provisional["thresholds"] = thresholds
+    # The reports need only the temperature and thresholds, not the photo-type notes
+    # that are made from them: one pass serves the metadata and the metrics.
     reports = group_reports(skmeta.ModelInfo(provisional), out, groups, y)
     meta = build_metadata(cfg, temperature, thresholds, photo_type_notes(reports))
-    info = skmeta.ModelInfo(meta)
-    reports = group_reports(info, out, groups, y)
     size_mb = sum(f.stat().st_size for f in (run / "tfjs" / "float16").iterdir()) / 1e6
     result = {
         "generated": time.strftime("%Y-%m-%d"),
