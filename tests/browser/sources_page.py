@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 from harness import Browser, classify
 
+from training.metrics import auc_binary
+
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 CODES = ("akiec", "bcc", "bkl", "df", "mel", "nv", "vasc")
 
@@ -86,6 +88,5 @@ def summary(results: list[dict]) -> dict:
     pos = [r["probs"][CODES.index("mel")] for r in scored if r["dx"] == "mel"]
     neg = [r["probs"][CODES.index("mel")] for r in scored if r["dx"] == "nv"]
     if pos and neg:
-        p, n = np.array(pos)[:, None], np.array(neg)[None, :]
-        out["mel_vs_nv_auc_accepted"] = float((p > n).mean() + 0.5 * (p == n).mean())
+        out["mel_vs_nv_auc_accepted"] = auc_binary(np.array(pos), np.array(neg))
     return out
