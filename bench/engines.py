@@ -17,17 +17,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-from harness import Browser, LoggedServer, open_app
+from harness import open_app
 
-import serve
-from build import build
+from bench.common import page, workspace
 
 PAGE_JS = """
 const [n, reps] = [arguments[0], arguments[1]];
@@ -123,55 +120,43 @@ def main() -> int:
     ap.add_argument("--dist", help="a built dist/ (default: build one into a temp dir)")
     ap.add_argument("--threads", type=int, help="the page's wasm pool size (?threads=)")
     args = ap.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="skinlens-bench-engines-"))
-    try:
-        dist = Path(args.dist) if args.dist else build(dist=tmp / "dist", quiet=True).dist
+    times: dict[str, dict[int, list[float]]] = {"native": {1: [], 8: []}, "page": {1: [], 8: []}}
+    query = "backend=wasm" + (f"&threads={args.threads}" if args.threads else "")
+    with workspace("engines", args.dist) as (tmp, dist), page(dist, tmp) as (browser, server):
         run = native_model(dist / "models" / "skinlens-lite0")
-        times: dict[str, dict[int, list[float]]] = {
-            "native": {1: [], 8: []},
-            "page": {1: [], 8: []},
-        }
-        query = "backend=wasm" + (f"&threads={args.threads}" if args.threads else "")
-        with serve.running_server(dist, port=0) as srv:
-            browser = Browser()
-            try:
-                state = open_app(browser, LoggedServer(srv, tmp / "log"), query)
-                for n in (1, 8):  # warm-up, not counted
-                    time_native(run, n, 2)
-                    first = browser.driver.execute_async_script(PAGE_JS, n, 2)
-                    assert isinstance(first, dict), first
-                x = np.full((1, 224, 224, 3), 0.1, np.float32)
-                diff = float(np.abs(run(x)["logits"].numpy()[0] - first["logits"]).max())
-                for _ in range(args.rounds):
-                    for n in (1, 8):
-                        times["native"][n] += time_native(run, n, args.reps)
-                        page = browser.driver.execute_async_script(PAGE_JS, n, args.reps)
-                        times["page"][n] += page["ms"]
-            finally:
-                browser.close()
-        per_image = {
-            e: {f"batch{n}": round(statistics.median(t[n]) / n, 2) for n in (1, 8)}
-            for e, t in times.items()
-        }
-        ratio = {
-            b: round(per_image["page"][b] / per_image["native"][b], 2) for b in ("batch1", "batch8")
-        }
-        info = state["info"]
-        out = {
-            "ms_per_image_median": per_image,
-            "page_over_native": ratio,
-            "targets_met": {
-                "batch1 <= 1.6": ratio["batch1"] <= 1.6,
-                "batch8 <= 2.0": ratio["batch8"] <= 2.0,
-            },
-            "page": {k: info.get(k) for k in ("backend", "threads", "cores", "wasmSimd", "tfjs")},
-            "native": {"tensorflow": __import__("tensorflow").__version__},
-            "samples_per_cell": args.rounds * args.reps,
-            "max_abs_logit_diff_page_vs_native": round(diff, 6),
-        }
-        print(json.dumps(out, indent=1))
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        state = open_app(browser, server, query)
+        for n in (1, 8):  # warm-up, not counted
+            time_native(run, n, 2)
+            first = browser.driver.execute_async_script(PAGE_JS, n, 2)
+            assert isinstance(first, dict), first
+        x = np.full((1, 224, 224, 3), 0.1, np.float32)
+        diff = float(np.abs(run(x)["logits"].numpy()[0] - first["logits"]).max())
+        for _ in range(args.rounds):
+            for n in (1, 8):
+                times["native"][n] += time_native(run, n, args.reps)
+                result = browser.driver.execute_async_script(PAGE_JS, n, args.reps)
+                times["page"][n] += result["ms"]
+    per_image = {
+        e: {f"batch{n}": round(statistics.median(t[n]) / n, 2) for n in (1, 8)}
+        for e, t in times.items()
+    }
+    ratio = {
+        b: round(per_image["page"][b] / per_image["native"][b], 2) for b in ("batch1", "batch8")
+    }
+    info = state["info"]
+    out = {
+        "ms_per_image_median": per_image,
+        "page_over_native": ratio,
+        "targets_met": {
+            "batch1 <= 1.6": ratio["batch1"] <= 1.6,
+            "batch8 <= 2.0": ratio["batch8"] <= 2.0,
+        },
+        "page": {k: info.get(k) for k in ("backend", "threads", "cores", "wasmSimd", "tfjs")},
+        "native": {"tensorflow": __import__("tensorflow").__version__},
+        "samples_per_cell": args.rounds * args.reps,
+        "max_abs_logit_diff_page_vs_native": round(diff, 6),
+    }
+    print(json.dumps(out, indent=1))
     return 0
 
 

@@ -19,17 +19,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
-import tempfile
 import time
-from pathlib import Path
 
 import fixtures_video as fv
 import numpy as np
 from harness import chromium, live_attrs, start_live, wait_for
 
 import serve
-from build import build
+from bench.common import workspace
 
 LONGTASK_JS = """
 window.__longtasks = [];
@@ -117,22 +114,18 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--dist", help="a built dist/ (default: build one into a temp dir)")
     args = ap.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="skinlens-bench-live-"))
-    try:
-        dist = Path(args.dist) if args.dist else build(dist=tmp / "dist", quiet=True).dist
+    with workspace("live", args.dist) as (tmp, dist):
         base, source = lesion_base()
         clip = tmp / "lesion.y4m"
         fv.write_y4m(clip, fv.moving(base, 60, 3.0), fps=CLIP_FPS)
         with serve.running_server(dist, port=0) as srv, chromium(clip) as driver:
             out = {"clip": source, "clip_fps": CLIP_FPS, **measure(driver, srv.url, args.seconds)}
-        lt = out["long_tasks"]
-        out["targets"] = {
-            "no_long_task_after_warm_up": lt["count"] == 0,
-            "fps_at_least_20": out["fps"] >= 20.0,
-        }
-        print(json.dumps(out, indent=1))
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    lt = out["long_tasks"]
+    out["targets"] = {
+        "no_long_task_after_warm_up": lt["count"] == 0,
+        "fps_at_least_20": out["fps"] >= 20.0,
+    }
+    print(json.dumps(out, indent=1))
     return 0
 
 
