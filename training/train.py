@@ -101,11 +101,19 @@ class Views(Dataset):
 
     def __init__(self, entries: list[Entry], cfg: TrainConfig, train: bool) -> None:
         self.entries, self.cfg, self.train = entries, cfg, train
-        self.epoch = 0
+        self._rng: np.random.Generator | None = None
         self.augment = DeviceAugment()
 
     def __len__(self) -> int:
         return len(self.entries)
+
+    def rng(self) -> np.random.Generator:
+        """One random stream per loader worker, from the seed torch gives that worker (drawn
+        from ``--seed`` anew for every epoch's workers): reproducible, and an image drawn
+        twice in an epoch still gets two different views."""
+        if self._rng is None:
+            self._rng = np.random.default_rng(torch.initial_seed())
+        return self._rng
 
     def view(self, entry: Entry, rng: np.random.Generator) -> np.ndarray:
         size = self.cfg.size
@@ -123,7 +131,7 @@ class Views(Dataset):
 
     def __getitem__(self, idx: int):
         entry = self.entries[idx]
-        rng = np.random.default_rng([self.cfg.seed, self.epoch, idx, int(time.time_ns() % 1e9)])
+        rng = self.rng()
         x = model_input(self.view(entry, rng), self.cfg)
         item = entry.item
         is_lesion = entry.kind == "lesion"
@@ -374,7 +382,6 @@ def train(cfg: TrainConfig) -> dict:
     history = run / "history.csv"
     epoch = start
     while epoch < cfg.epochs:
-        train_set.epoch = epoch
         sampler = WeightedRandomSampler(
             weights, steps * cfg.batch, generator=torch.Generator().manual_seed(cfg.seed + epoch)
         )
