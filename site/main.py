@@ -11,12 +11,13 @@ worker (``skinlens.ready``) -> ``<body data-ready="true" data-backend=...>``. Th
 
 import js
 from pyodide.ffi import JsException
-from skinlens import browser, live, wording
+from skinlens import live, wording
 from skinlens.photo import Photo
-from skinlens.web_batch import BatchPage
-from skinlens.web_camera import LiveCamera
-from skinlens.web_photo import PhotoPage
-from skinlens.web_speed import SpeedPage
+from skinlens.web import browser
+from skinlens.web.batch import BatchPage
+from skinlens.web.camera import LiveCamera
+from skinlens.web.photo import PhotoPage
+from skinlens.web.speed import SpeedPage
 
 browser.mark("main.py")
 

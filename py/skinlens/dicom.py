@@ -3,7 +3,7 @@
 Clinics keep dermoscopy and clinical photographs as DICOM (VL photographic / dermoscopic
 images). pydicom reads them; it runs in Pyodide too, but its wheel (:data:`WHEEL`, shipped
 in ``dist/`` and not precached) is loaded only when a DICOM file arrives
-(:func:`skinlens.browser.load_pydicom`), so this module imports it inside :func:`read`.
+(:func:`skinlens.web.browser.load_pydicom`), so this module imports it inside :func:`read`.
 
 * Colour (``RGB``, ``YBR_FULL``, ``YBR_FULL_422``; planar configuration 0 or 1;
   uncompressed or JPEG baseline, which pydicom decodes with Pillow) -> 8-bit RGB

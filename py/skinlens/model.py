@@ -1,6 +1,6 @@
 """The model as the pipelines see it: an injected async call, so that the pipelines stay pure.
 
-In the page the call goes to the inference Web Worker (:class:`skinlens.browser.WorkerModel`);
+In the page the call goes to the inference Web Worker (:class:`skinlens.web.browser.WorkerModel`);
 in tests it is a stub. A call takes a batch ``(n, size, size, 3)`` of normalised float32
 inputs and returns every named output the metadata lists (``logits``, ``lesion``,
 ``dermoscopic``, ``cam``), each with the batch as its first axis.

@@ -8,7 +8,7 @@
 
 All text comes from :mod:`skinlens.wording` and is escaped here; the browser glue only
 assigns ``innerHTML``. No ``style=`` attribute: the security policy refuses inline styles, so
-a bar's width travels as ``data-width`` (applied by :func:`skinlens.browser.apply_widths`).
+a bar's width travels as ``data-width`` (applied by :func:`skinlens.web.browser.apply_widths`).
 """
 
 from __future__ import annotations

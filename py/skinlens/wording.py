@@ -12,7 +12,7 @@ photo result), ``instruction`` (the live view's advice), ``badge`` (a short live
 and ``text`` (anything else); ``{name}`` placeholders are filled with ``str.format``.
 
 Numbers are formatted for the language by an injected :data:`NumberFormat`: the page passes
-one backed by the browser's ``Intl.NumberFormat`` (:func:`skinlens.browser.intl_number`);
+one backed by the browser's ``Intl.NumberFormat`` (:func:`skinlens.web.browser.intl_number`);
 CPython (tests, tools) uses :func:`plain_number`, which writes English numbers.
 """
 

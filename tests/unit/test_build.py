@@ -391,9 +391,29 @@ def test_pyscript_config_ships_every_file_of_the_package():
     assert cfg["interpreter"] == "./vendor/pyodide/pyodide.mjs"
     assert set(cfg["packages"]) == {"numpy", "pillow"}
     for src, dst in cfg["files"].items():
-        assert re.fullmatch(r"\./py/skinlens/\w+\.py", src), src
-        assert dst == "./skinlens/" + Path(src).name
-    listed = {Path(k).name for k in cfg["files"]}
-    package = ROOT / "py" / "skinlens"
-    shipped = {p.name for p in package.iterdir() if p.suffix == ".py"}
+        assert re.fullmatch(r"\./py/skinlens/(web/)?\w+\.py", src), src
+        assert dst == src.removeprefix("./py")
+    listed = {k.removeprefix("./py/") for k in cfg["files"]}
+    py = ROOT / "py"
+    shipped = {p.relative_to(py).as_posix() for p in (py / "skinlens").rglob("*.py")}
     assert listed == shipped
+
+
+def test_web_layer_imports_point_down():
+    """The pure core (``skinlens.*``) never imports the browser layer (``skinlens.web``), so
+    it runs under CPython; only ``skinlens.web`` and ``site/main.py`` touch ``js``."""
+    import ast
+
+    for path in (ROOT / "py" / "skinlens").glob("*.py"):
+        tree = ast.parse(path.read_text())
+        names = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+        names += [
+            f"{n.module}.{a.name}"
+            for n in ast.walk(tree)
+            if isinstance(n, ast.ImportFrom) and n.module
+            for a in n.names
+        ]
+        up = [
+            n for n in names if n.split(".")[0] in ("js", "pyodide") or n.startswith("skinlens.web")
+        ]
+        assert not up, f"{path.name} imports the browser layer: {up}"

@@ -1,8 +1,8 @@
 """The one boundary to the browser (Pyodide only): every ``js`` / ``pyodide.ffi`` call.
 
 The pipelines (:mod:`skinlens.photo`, :mod:`skinlens.live`) and the view
-(:mod:`skinlens.view`) are pure Python; the page controllers (:mod:`skinlens.web_photo`,
-:mod:`skinlens.web_camera`) reach the DOM, the camera and the model only through here.
+(:mod:`skinlens.view`) are pure Python; the page controllers (:mod:`skinlens.web.photo`,
+:mod:`skinlens.web.camera`) reach the DOM, the camera and the model only through here.
 """
 
 from __future__ import annotations

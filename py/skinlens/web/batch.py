@@ -21,11 +21,12 @@ import datetime
 import json
 from typing import Any
 
-from skinlens import browser, export, view
+from skinlens import export, view
 from skinlens.batch import BatchRow, BatchRun, Progress, Source, choose_batch_size
 from skinlens.metadata import ModelInfo
 from skinlens.photo import Photo
-from skinlens.web_photo import thumbnail_url
+from skinlens.web import browser
+from skinlens.web.photo import thumbnail_url
 from skinlens.wording import Wording
 
 BEST_BATCH_KEY = "skinlens.speed.best"

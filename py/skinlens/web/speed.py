@@ -19,11 +19,12 @@ from typing import Any
 import numpy as np
 from pyodide.ffi import JsException  # type: ignore[import-not-found]
 
-from skinlens import browser, speed
+from skinlens import speed
 from skinlens.metadata import ModelInfo
 from skinlens.speed import Measurement
 from skinlens.view import esc
-from skinlens.web_batch import BEST_BATCH_KEY
+from skinlens.web import browser
+from skinlens.web.batch import BEST_BATCH_KEY
 from skinlens.wording import Wording
 
 BACKENDS = ("webgpu", "webgl", "wasm", "cpu")

@@ -2,7 +2,7 @@
 
 One file chosen or dropped: processed here, in arrival order, so ``#result`` always shows
 the latest file; every failure is a rejected result with a reason code and the page keeps
-working. Several at once: a batch (``on_many``, :mod:`skinlens.web_batch`).
+working. Several at once: a batch (``on_many``, :mod:`skinlens.web.batch`).
 ``data-total-ms`` runs from the moment the file was chosen (the input's ``change`` or the
 ``drop``) to the result on screen.
 
@@ -21,12 +21,13 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from skinlens import browser, heatmap, view
+from skinlens import heatmap, view
 from skinlens.errors import DECODE_CODES, INTERNAL_ERROR, SkinlensError
 from skinlens.metadata import ModelInfo
 from skinlens.photo import Photo, PhotoResult
 from skinlens.triage import rejected
-from skinlens.web_dicom import DicomView
+from skinlens.web import browser
+from skinlens.web.dicom import DicomView
 from skinlens.wording import Wording
 
 

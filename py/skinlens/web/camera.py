@@ -19,9 +19,10 @@ import asyncio
 import json
 from typing import Any
 
-from skinlens import browser, live
+from skinlens import live
 from skinlens.metadata import ModelInfo
 from skinlens.view import fmt_ms
+from skinlens.web import browser
 from skinlens.wording import Wording
 
 STAT_STAGES = ("capture", "preprocess", "inference", "postprocess")

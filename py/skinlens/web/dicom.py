@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from skinlens import browser
 from skinlens.dicom import PRESETS, Monochrome
 from skinlens.photo import PhotoResult
+from skinlens.web import browser
 
 
 class DicomView:
