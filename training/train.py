@@ -21,6 +21,9 @@ source to the power ``--class-power``). Views come from ``training.augment``
 normalisation (``skinlens.preprocess``). Model selection uses ``val`` only.
 Outputs in ``--run-dir``: ``weights/`` (best EMA weights, torch state dict in
 shards), ``history.csv``, ``config.json``, ``train.log``.
+
+Several GPUs or machines: the same command under ``torchrun`` (``training.distributed``);
+``--batch`` stays the global batch and the result is the one-process result.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import json
 import math
 import time
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -37,9 +41,9 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from PIL import Image
 from skinlens import preprocess
-from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
+from torch.utils.data import DataLoader, Dataset
 
-from training import negatives, sources
+from training import distributed, negatives, sources
 from training.augment import DeviceAugment, device_view
 from training.metrics import auc_binary, balanced_accuracy
 from training.torch_lite0 import Lite0, load_imagenet
@@ -101,19 +105,10 @@ class Views(Dataset):
 
     def __init__(self, entries: list[Entry], cfg: TrainConfig, train: bool) -> None:
         self.entries, self.cfg, self.train = entries, cfg, train
-        self._rng: np.random.Generator | None = None
         self.augment = DeviceAugment()
 
     def __len__(self) -> int:
         return len(self.entries)
-
-    def rng(self) -> np.random.Generator:
-        """One random stream per loader worker, from the seed torch gives that worker (drawn
-        from ``--seed`` anew for every epoch's workers): reproducible, and an image drawn
-        twice in an epoch still gets two different views."""
-        if self._rng is None:
-            self._rng = np.random.default_rng(torch.initial_seed())
-        return self._rng
 
     def view(self, entry: Entry, rng: np.random.Generator) -> np.ndarray:
         size = self.cfg.size
@@ -129,10 +124,14 @@ class Views(Dataset):
             return negatives.skin_view(image, size, rng)
         return device_view(image, size, rng, self.augment)
 
-    def __getitem__(self, idx: int):
+    def __getitem__(self, key: int | tuple[int, ...]):
+        """``key``: an entry index, or ``(index, seed, epoch, slot)`` from
+        :class:`training.distributed.EpochDraw`. A view's randomness comes from (seed, epoch,
+        slot in the epoch's draw) alone: reproducible, the same whichever process or loader
+        worker makes it, and an image drawn twice in an epoch gets two different views."""
+        idx, *view_seed = key if isinstance(key, tuple) else (key,)
         entry = self.entries[idx]
-        rng = self.rng()
-        x = model_input(self.view(entry, rng), self.cfg)
+        x = model_input(self.view(entry, np.random.default_rng(view_seed)), self.cfg)
         item = entry.item
         is_lesion = entry.kind == "lesion"
         label = CODES.index(item.dx) if is_lesion else -1
@@ -175,12 +174,6 @@ def val_entries(items: list[sources.Item]) -> list[Entry]:
     return [Entry("lesion" if i.is_lesion else "photo", i) for i in val]
 
 
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(name)
-
-
 def class_loss_weights(entries: list[Entry], cfg: TrainConfig) -> torch.Tensor:
     counts = np.array(
         [sum(e.kind == "lesion" and e.item.dx == c for e in entries) for c in CODES], float
@@ -189,21 +182,35 @@ def class_loss_weights(entries: list[Entry], cfg: TrainConfig) -> torch.Tensor:
     return torch.tensor(w / (w * counts).sum() * counts.sum(), dtype=torch.float32)
 
 
-def losses(out: dict[str, torch.Tensor], batch, cfg: TrainConfig, class_w: torch.Tensor):
+def losses(
+    out: dict[str, torch.Tensor],
+    batch,
+    cfg: TrainConfig,
+    class_w: torch.Tensor,
+    world: distributed.World = distributed.ONE_PROCESS,
+):
+    """Weighted means over the global batch. Each term is this rank's sum over the count (or
+    class weight) of the whole global batch, times the number of ranks: DDP averages the
+    ranks' gradients, so the step is the one-process step (one process: the plain means)."""
     _, label, is_lesion, derm = batch
-    lesion_mask = label >= 0
-    total = F.binary_cross_entropy_with_logits(out["lesion"].float(), is_lesion)
-    if lesion_mask.any():
-        total = total + F.cross_entropy(
-            out["logits"][lesion_mask].float(),
-            label[lesion_mask],
+    m = label >= 0  # lesion views
+    lesion_w = class_w[label[m]]
+    sizes = torch.stack([lesion_w.new_tensor(float(len(label))), m.sum().float(), lesion_w.sum()])
+    n, n_lesion, w_lesion = world.sum(sizes).clamp(min=1e-6)  # no lesion at all: terms are 0
+    bce = partial(F.binary_cross_entropy_with_logits, reduction="sum")
+    lesion = bce(out["lesion"].float(), is_lesion) / n
+    classes = (
+        F.cross_entropy(
+            out["logits"][m].float(),
+            label[m],
             weight=class_w,
             label_smoothing=cfg.label_smoothing,
+            reduction="sum",
         )
-        total = total + 0.3 * F.binary_cross_entropy_with_logits(
-            out["dermoscopic"][lesion_mask].float(), derm[lesion_mask]
-        )
-    return total
+        / w_lesion
+    )
+    dermoscopic = bce(out["dermoscopic"][m].float(), derm[m]) / n_lesion
+    return (lesion + classes + 0.3 * dermoscopic) * world.size
 
 
 @torch.no_grad()
@@ -283,7 +290,7 @@ class Checkpoint:
         """Restore the last saved state, if any; returns (first epoch to run, best score)."""
         if not self.path.exists():
             return 0, -1.0
-        state = torch.load(self.path, weights_only=False)
+        state = torch.load(self.path, map_location="cpu", weights_only=False)
         model.load_state_dict(state["model"])
         ema.load_state_dict(state["ema"])
         opt.load_state_dict(state["opt"])
@@ -323,23 +330,25 @@ def fit_epoch(
     steps: int,
     class_w: torch.Tensor,
     device: torch.device,
+    world: distributed.World = distributed.ONE_PROCESS,
 ) -> float:
-    """One pass over ``loader``; returns the mean loss."""
+    """One pass over ``loader`` (``model`` may be under DDP); returns the mean loss of the
+    global batches."""
     model.train()
-    total = 0.0
+    total = torch.zeros((), device=device)
     for i, batch in enumerate(loader):
         batch = [b.to(device, non_blocking=True) for b in batch]
         for g in opt.param_groups:
             g["lr"] = lr_at(first_step + i, cfg.epochs * steps, cfg.warmup_epochs * steps, cfg.lr)
         with autocast(device):
             out = model(batch[0].contiguous(memory_format=CHANNELS_LAST))
-        loss = losses(out, batch, cfg, class_w)
+        loss = losses(out, batch, cfg, class_w, world)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         ema.update_parameters(model)
-        total += loss.item()
-    return total / steps
+        total += loss.detach()
+    return world.sum(total).item() / world.size / steps
 
 
 def append_history(path: Path, line: dict) -> None:
@@ -350,21 +359,27 @@ def append_history(path: Path, line: dict) -> None:
         f.write("\n")
 
 
-def train(cfg: TrainConfig) -> dict:
+def train(cfg: TrainConfig, world: distributed.World | None = None) -> dict:
+    """One process, or this rank's part of a torchrun job (``world``; see :func:`main`)."""
+    world = world or distributed.World(device=distributed.pick_device(cfg.device))
     run = Path(cfg.run_dir)
     run.mkdir(parents=True, exist_ok=True)
-    (run / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
-    say = Log(run / "train.log")
+    if world.main:
+        (run / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
+    say = Log(run / "train.log") if world.main else lambda msg: None
     torch.manual_seed(cfg.seed)
-    device = pick_device(cfg.device)
+    device = world.device
     torch.backends.cudnn.benchmark = True
     items = sources.load(Path(cfg.data_root))
     entries, weights = training_entries(items, cfg)
     val = val_entries(items)
     train_set = Views(entries, cfg, train=True)
     kw = dict(num_workers=cfg.workers, pin_memory=device.type == "cuda", persistent_workers=False)
-    val_loader = DataLoader(Views(val, cfg, train=False), batch_size=128, **kw)
+    val_set, val_part = Views(val, cfg, train=False), world.part(len(val))
+    val_loader = DataLoader(val_set, batch_size=128, sampler=val_part, **kw)
     model = init_model(cfg, device)
+    net = world.wrap(model)  # DDP with global batch norm on several ranks, else ``model``
+    torch.manual_seed(cfg.seed + world.rank)  # dropout: one stream per rank
     ema = torch.optim.swa_utils.AveragedModel(
         model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(cfg.ema), use_buffers=True
     )
@@ -373,8 +388,10 @@ def train(cfg: TrainConfig) -> dict:
     steps = cfg.epoch_size // cfg.batch
     ckpt = Checkpoint(run)
     start, best = ckpt.resume(model, ema, opt, cfg, say)
+    if world.agree(start) != start:
+        raise RuntimeError(f"rank {world.rank} sees another {ckpt.path}: share --run-dir")
     say(
-        f"device {device}; {len(entries)} train entries, {len(val)} val; "
+        f"device {device} x {world.size}; {len(entries)} train entries, {len(val)} val; "
         f"{cfg.epochs} epochs x {steps} steps of {cfg.batch} at {cfg.size} px; "
         f"colour constancy {cfg.color_constancy}"
     )
@@ -382,18 +399,19 @@ def train(cfg: TrainConfig) -> dict:
     history = run / "history.csv"
     epoch = start
     while epoch < cfg.epochs:
-        sampler = WeightedRandomSampler(
-            weights, steps * cfg.batch, generator=torch.Generator().manual_seed(cfg.seed + epoch)
-        )
-        loader = DataLoader(train_set, batch_size=cfg.batch, sampler=sampler, drop_last=True, **kw)
+        sampler = distributed.EpochDraw(weights, steps, cfg.batch, cfg.seed, epoch, world)
+        per_rank = world.share(cfg.batch)
+        loader = DataLoader(train_set, batch_size=per_rank, sampler=sampler, drop_last=True, **kw)
         t0 = time.time()
-        loss = fit_epoch(model, ema, opt, loader, cfg, epoch * steps, steps, class_w, device)
-        res = val_score(predict(ema.module, val_loader, device), val)
+        loss = fit_epoch(net, ema, opt, loader, cfg, epoch * steps, steps, class_w, device, world)
+        res = val_score(world.gather(predict(ema.module, val_loader, device)), val)
         dt = time.time() - t0
-        append_history(history, {"epoch": epoch + 1, "loss": loss, "sec": round(dt, 1), **res})
+        if world.main:
+            append_history(history, {"epoch": epoch + 1, "loss": loss, "sec": round(dt, 1), **res})
         if res["score"] > best:
             best = res["score"]
-            save_shards(ema.module.state_dict(), run / "weights")
+            if world.main:
+                save_shards(ema.module.state_dict(), run / "weights")
         say(
             f"epoch {epoch + 1}/{cfg.epochs}: loss {loss:.4f}, "
             + ", ".join(f"{k} {v:.4f}" for k, v in res.items())
@@ -401,19 +419,22 @@ def train(cfg: TrainConfig) -> dict:
         )
         if cfg.max_minutes and epoch == start + 1:  # the first epoch includes start-up
             fit_schedule(cfg, epoch, cfg.max_minutes * 60 - (time.time() - t_start), dt, say)
-        ckpt.save(
-            model=model.state_dict(),
-            ema=ema.state_dict(),
-            opt=opt.state_dict(),
-            epoch=epoch,
-            epochs=cfg.epochs,
-            best=best,
-        )
+            cfg.epochs = world.agree(cfg.epochs)
+        if world.main:
+            ckpt.save(
+                model=model.state_dict(),
+                ema=ema.state_dict(),
+                opt=opt.state_dict(),
+                epoch=epoch,
+                epochs=cfg.epochs,
+                best=best,
+            )
         epoch += 1
-        if cfg.max_minutes and (time.time() - t_start) / 60 > cfg.max_minutes:
+        if cfg.max_minutes and world.agree((time.time() - t_start) / 60 > cfg.max_minutes):
             say(f"stopping after epoch {epoch}: --max-minutes {cfg.max_minutes} reached")
             break
-    (run / "train.done").write_text(f"best val score {best:.4f}\n")
+    if world.main:
+        (run / "train.done").write_text(f"best val score {best:.4f}\n")
     return {"best": best}
 
 
@@ -428,7 +449,10 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
 
 
 def main(argv: list[str] | None = None) -> None:
-    train(parse_args(argv))
+    """One process, or under ``torchrun``, this process's rank of the job."""
+    cfg = parse_args(argv)
+    with distributed.world(cfg.device) as world:
+        train(cfg, world)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ the artefacts' contracts, not accuracy.
 
 from __future__ import annotations
 
-import csv
 import importlib.util
 import json
 from pathlib import Path
@@ -27,54 +26,7 @@ if importlib.util.find_spec("tensorflowjs") is None:
 
 from skinlens import metadata as skmeta
 from skinlens import preprocess
-
-CODES = ["akiec", "bcc", "bkl", "df", "mel", "nv", "vasc"]
-PAD_CODES = ["akiec", "bcc", "bkl", "mel", "nv"]
-
-
-def _lesion(rng: np.random.Generator, ci: int, shape=(60, 80)) -> Image.Image:
-    base = np.array([40 + 30 * ci, 200 - 25 * ci, 90 + (ci % 3) * 50], np.float32)
-    skin = np.array([205, 150, 130], np.float32)
-    yy, xx = np.mgrid[: shape[0], : shape[1]]
-    blob = (np.hypot(yy - shape[0] / 2, xx - shape[1] / 2) < shape[0] / 3)[..., None]
-    img = np.where(blob, base, skin) + rng.normal(0, 12, (*shape, 3))
-    return Image.fromarray(np.clip(img, 0, 255).astype(np.uint8))
-
-
-def _csv(path: Path, rows: list[dict]) -> None:
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
-
-
-def make_sources(root: Path) -> None:
-    rng = np.random.default_rng(0)
-    for name in ("ham10000", "pad-ufes-20", "derm7pt", "nonlesion-imagenet"):
-        (root / name / "images").mkdir(parents=True)
-    ham, pad, derm = [], [], []
-    for split, n in (("train", 3), ("val", 2), ("test", 2)):
-        for ci, code in enumerate(CODES):
-            for _ in range(n):
-                k = len(ham)
-                _lesion(rng, ci).save(root / "ham10000" / "images" / f"ISIC_{k:07d}.jpg")
-                ham.append({"lesion_id": f"L{k}", "image_id": f"ISIC_{k:07d}", "dx": code})
-                ham[-1]["split"] = split
-        for code in PAD_CODES:
-            k = len(pad)
-            _lesion(rng, CODES.index(code), (90, 90)).save(
-                root / "pad-ufes-20/images" / f"P{k}.png"
-            )
-            pad.append({"img_id": f"P{k}.png", "dx": code, "patient_id": f"PAT{k}", "split": split})
-    for ci, code in enumerate(CODES[1:]):
-        _lesion(rng, ci + 1, (96, 96)).save(root / "derm7pt" / "images" / f"d{ci}.jpg")
-        derm.append({"image": f"d{ci}.jpg", "dx": code})
-    _csv(root / "ham10000" / "metadata.csv", ham)
-    _csv(root / "pad-ufes-20" / "metadata.csv", pad)
-    _csv(root / "derm7pt" / "labels.csv", derm)
-    for k in range(24):
-        grass = np.clip(rng.normal((60, 140, 50), 25, (70, 90, 3)), 0, 255).astype(np.uint8)
-        Image.fromarray(grass).save(root / "nonlesion-imagenet" / "images" / f"n{k:03d}_x.jpg")
+from tiny_sources import CODES, make_sources
 
 
 @pytest.mark.slow
