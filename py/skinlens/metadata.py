@@ -113,6 +113,12 @@ class ModelInfo:
         return self.raw.get("escalation", {})
 
     @property
+    def escalation_lower(self) -> dict[str, dict[str, str]]:
+        """Class code -> ``{"priority", "advice"}`` of its lower tier (a probability below
+        the class's own escalation threshold that still asks for a check within weeks)."""
+        return self.raw.get("escalation_lower", {})
+
+    @property
     def outputs(self) -> tuple[str, ...]:
         """Names of the model's outputs (what the inference worker returns)."""
         return tuple(self.raw["outputs"])
@@ -149,6 +155,13 @@ def validate(raw: dict[str, Any]) -> None:
         raise ValueError("calibration temperature must be > 0")
     if not 0.0 < float(raw["live"]["roi_fraction"]) <= 1.0:
         raise ValueError("live.roi_fraction must be in (0, 1]")
+    upper = raw.get("thresholds", {}).get("escalation", {})
+    for code, limit in raw.get("thresholds", {}).get("escalation_lower", {}).items():
+        rule = raw.get("escalation_lower", {}).get(code)
+        if rule is None or rule.get("priority") not in PRIORITY_ORDER or not rule.get("advice"):
+            raise ValueError(f"escalation_lower.{code} needs a priority and an advice key")
+        if code in upper and not float(limit) <= float(upper[code]):
+            raise ValueError(f"{code}: the lower tier's threshold must not exceed the upper's")
 
 
 def parse(text: str) -> ModelInfo:
