@@ -109,14 +109,19 @@ def cases(root: Path) -> list[Case]:
 
 
 def prepared(
-    case: Case, info: skmeta.ModelInfo, gates: quality.QualityThresholds
-) -> tuple[np.ndarray, bool]:
-    """The model input for ``case`` and whether the page's quality gates pass it."""
+    case: Case, info: skmeta.ModelInfo, gates: quality.QualityThresholds, zooms: tuple[float, ...]
+) -> tuple[list[np.ndarray], bool]:
+    """The model inputs for ``case`` (one per view, ``preprocess.views``) and whether the
+    page's quality gates pass it."""
     image = case.load()
     rgb = preprocess.crop_resize(image, info.input_size, case.crop_box(image))
     ok = quality.run_all(rgb, gates).ok
-    x = preprocess.model_pixels(rgb, info.raw["input"]["color_constancy"])
-    return preprocess.normalize(x, info.norm_scale, info.norm_offset), ok
+    cc = info.raw["input"]["color_constancy"]
+    xs = [
+        preprocess.normalize(preprocess.model_pixels(v, cc), info.norm_scale, info.norm_offset)
+        for v in preprocess.views(rgb, zooms)
+    ]
+    return xs, ok
 
 
 def chunks(seq: list, n: int) -> Iterator[list]:
@@ -124,8 +129,11 @@ def chunks(seq: list, n: int) -> Iterator[list]:
         yield seq[i : i + n]
 
 
-def run_model(graph_dir: Path, all_cases: list[Case], info: skmeta.ModelInfo) -> dict:
-    """Outputs of the converted graph and the gate verdicts for every case."""
+def run_model(
+    graph_dir: Path, all_cases: list[Case], info: skmeta.ModelInfo, zooms: tuple[float, ...]
+) -> dict:
+    """Outputs of the converted graph (averaged over the views, as the page does) and the
+    gate verdicts for every case."""
     from training.tfjs_graph import TfjsGraph
 
     graph = TfjsGraph(graph_dir)
@@ -133,11 +141,11 @@ def run_model(graph_dir: Path, all_cases: list[Case], info: skmeta.ModelInfo) ->
     parts: dict[str, list[np.ndarray]] = {"logits": [], "lesion": [], "dermoscopic": []}
     quality_ok = []
     t0 = time.time()
-    for chunk in chunks(all_cases, 128):
-        xs, oks = zip(*(prepared(c, info, gates) for c in chunk), strict=True)
-        out = graph(np.stack(xs))
+    for chunk in chunks(all_cases, 64):
+        xs, oks = zip(*(prepared(c, info, gates, zooms) for c in chunk), strict=True)
+        out = graph(np.stack([x for views in xs for x in views]))
         for k in parts:
-            parts[k].append(out[k].reshape(len(chunk), -1))
+            parts[k].append(out[k].reshape(len(chunk), len(zooms), -1).mean(1))
         quality_ok += oks
         print(f"  {len(quality_ok)}/{len(all_cases)} images ({time.time() - t0:.0f} s)", flush=True)
     res = {k: np.concatenate(v) for k, v in parts.items()}
@@ -417,7 +425,7 @@ def evaluate(
                 raise ValueError(f"{saved} was made from other images; run without --reuse")
             out = {k: z[k] for k in z.files if k not in ("groups", "y")}
     else:
-        out = run_model(run / "tfjs" / "float16", all_cases, info)
+        out = run_model(run / "tfjs" / "float16", all_cases, info, info.views)
         out["skin"] = np.array([c.skin or "" for c in all_cases])
         np.savez_compressed(saved, groups=groups, y=y, **out)
     temperature, thresholds = calibration(codes, out, groups, y)

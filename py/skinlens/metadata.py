@@ -96,6 +96,12 @@ class ModelInfo:
         return preprocess.normalize(pixels, self.norm_scale, self.norm_offset)
 
     @property
+    def views(self) -> tuple[float, ...]:
+        """Zoom factors of the views averaged per photo (``preprocess.views``); (1.0,) is
+        the crop alone."""
+        return tuple(float(z) for z in self.raw["input"].get("views", [1.0]))
+
+    @property
     def temperature(self) -> float:
         return float(self.raw["calibration"]["temperature"])
 
