@@ -51,11 +51,11 @@ from training.metrics import (
 
 BASE = Path(__file__).parent / "base_metadata.json"
 ESCALATION_SENSITIVITY = {"bcc": 0.80, "akiec": 0.75}
-# Melanoma (issue 15): Urgent on at most this share of non-melanomas (source-averaged
+# Melanoma (issue 15): Urgent on at most this share of non-melanomas (in the worst source of
 # val; the targets are 25% on HAM10000 test and 30% on Derm7pt, so val keeps a margin),
-# and the lower tier at this source-averaged val sensitivity (target 0.95 on HAM10000).
+# and the lower tier at this pooled val sensitivity (target 0.95 on HAM10000 test).
 URGENT_FALSE_ALARM_BUDGET = 0.20
-LOWER_TIER_SENSITIVITY = 0.96
+LOWER_TIER_SENSITIVITY = 0.95
 VAL_GROUPS = ("ham10000/val", "pad-ufes-20/val", f"{sources.FITZPATRICK}/val")
 SKIN_CROPS = "skin-crops/test"
 
@@ -176,11 +176,36 @@ def melanoma_tiers(p_mel: np.ndarray, is_mel: np.ndarray, source: np.ndarray) ->
     return {"upper": upper, "lower": lower}
 
 
+PHOTO_TYPES = ("dermoscopic", "close_up")
+
+
+def photo_types(dermoscopic: np.ndarray, threshold: float = 0.0) -> np.ndarray:
+    """The page's photo type of each image, from the model's ``dermoscopic`` logit."""
+    return np.where(dermoscopic >= threshold, "dermoscopic", "close_up")
+
+
+def temperatures(info: skmeta.ModelInfo, dermoscopic: np.ndarray) -> np.ndarray:
+    """Each image's temperature, as ``skinlens.triage.calibrate`` picks it."""
+    types = photo_types(dermoscopic, float(info.thresholds.get("dermoscopic", 0.0)))
+    return np.array([info.temperature_for(t) for t in types])
+
+
+def calibrated(info: skmeta.ModelInfo, logits: np.ndarray, dermoscopic: np.ndarray) -> np.ndarray:
+    return softmax(logits / temperatures(info, dermoscopic)[:, None], 1.0)
+
+
 def calibration(codes: list[str], out: dict, groups: np.ndarray, y: np.ndarray):
-    """Temperature and thresholds from `val` only."""
+    """Temperatures (one common, one per photo type) and thresholds from `val` only."""
     val = np.isin(groups, VAL_GROUPS)
     temperature = fit_temperature(y[val], out["logits"][val].astype(np.float64))
-    p = softmax(out["logits"][val], temperature)
+    types = photo_types(out["dermoscopic"])
+    by_type = {
+        t: round(fit_temperature(y[val & (types == t)], out["logits"][val & (types == t)]), 6)
+        for t in PHOTO_TYPES
+        if (val & (types == t)).sum() >= 50
+    }
+    tv = np.array([by_type.get(t, temperature) for t in types[val]])
+    p = softmax(out["logits"][val] / tv[:, None], 1.0)
     escalation = {
         code: round(
             threshold_with_confidence(p[y[val] == codes.index(code), codes.index(code)], s), 4
@@ -219,13 +244,12 @@ def calibration(codes: list[str], out: dict, groups: np.ndarray, y: np.ndarray):
         "Fitzpatrick17k) and val non-lesion photos",
         "dermoscopic": 0.0,
     }
-    return temperature, thresholds
+    return temperature, by_type, thresholds
 
 
-def verdicts(info: skmeta.ModelInfo, logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The app's priority for each image and whether it carries a melanoma alert of either
-    tier (``skinlens.triage``; gates not applied)."""
-    probs = triage.calibrated_probs(logits, info.temperature)
+def verdicts(info: skmeta.ModelInfo, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The app's priority for each image (calibrated ``probs``) and whether it carries a
+    melanoma alert of either tier (``skinlens.triage``; gates not applied)."""
     assessed = [triage.decide(p, info) for p in probs]
     priority = np.array([a.priority for a in assessed])
     tiers = {"Urgent", *(r["advice"] for r in info.escalation_lower.values())}
@@ -246,9 +270,9 @@ def cancers_flagged(codes: list[str], y: np.ndarray, priority: np.ndarray, acc: 
     return float(np.mean(hits)) if hits else None
 
 
-def alarm_report(codes: list[str], y: np.ndarray, logits: np.ndarray, acc: np.ndarray, info):
+def alarm_report(codes: list[str], y: np.ndarray, probs: np.ndarray, acc: np.ndarray, info):
     """Sensitivity next to false alarms: what a source's people would see."""
-    priority, alert = verdicts(info, logits)
+    priority, alert = verdicts(info, probs)
     urgent = priority == "Urgent"
     is_mel = y == codes.index("mel")
     return {
@@ -262,10 +286,12 @@ def alarm_report(codes: list[str], y: np.ndarray, logits: np.ndarray, acc: np.nd
     }
 
 
-def lesion_report(info: skmeta.ModelInfo, y: np.ndarray, logits: np.ndarray, acc: np.ndarray):
+def lesion_report(
+    info: skmeta.ModelInfo, y: np.ndarray, logits: np.ndarray, dermo: np.ndarray, acc: np.ndarray
+):
     """Classification figures of one lesion group; ``acc``: accepted by gates + model."""
     codes, n = info.codes, len(info.codes)
-    p_raw, p = softmax(logits, 1.0), softmax(logits, info.temperature)
+    p_raw, p = softmax(logits, 1.0), calibrated(info, logits, dermo)
     pred = p.argmax(1)
     cm = confusion(y, pred, n)
     present = [c for c in range(n) if (y == c).any()]
@@ -282,7 +308,7 @@ def lesion_report(info: skmeta.ModelInfo, y: np.ndarray, logits: np.ndarray, acc
         else None,
         "classes": [codes[c] for c in present],
         "macro_auc": float(np.mean(list(aucs.values()))) if aucs else None,
-        **alarm_report(codes, y, logits, acc, info),
+        **alarm_report(codes, y, p, acc, info),
         "mel_vs_nv_auc": auc_binary(p[is_mel, mel], p[y == nv, mel])
         if is_mel.any() and (y == nv).any()
         else None,
@@ -318,7 +344,7 @@ def group_reports(info: skmeta.ModelInfo, out: dict, groups: np.ndarray, y: np.n
             masks.setdefault(f"{group}:{skin}", (groups == group) & (out["skin"] == skin))
     for group, m in masks.items():
         if (y[m] >= 0).all():
-            rep = lesion_report(info, y[m], out["logits"][m], ~rejected[m])
+            rep = lesion_report(info, y[m], out["logits"][m], out["dermoscopic"][m], ~rejected[m])
             rep["looks_dermoscopic"] = float(dermo[m].mean())
         else:
             rep = {"n": int(m.sum())}
@@ -428,13 +454,15 @@ def evaluate(
         out = run_model(run / "tfjs" / "float16", all_cases, info, info.views)
         out["skin"] = np.array([c.skin or "" for c in all_cases])
         np.savez_compressed(saved, groups=groups, y=y, **out)
-    temperature, thresholds = calibration(codes, out, groups, y)
+    temperature, by_type, thresholds = calibration(codes, out, groups, y)
     provisional["calibration"]["temperature"] = temperature
+    provisional["calibration"]["by_photo_type"] = by_type
     provisional["thresholds"] = thresholds
     # The reports need only the temperature and thresholds, not the photo-type notes
     # that are made from them: one pass serves the metadata and the metrics.
     reports = group_reports(skmeta.ModelInfo(provisional), out, groups, y)
     meta = build_metadata(cfg, temperature, thresholds, photo_type_notes(reports))
+    meta["calibration"]["by_photo_type"] = by_type
     size_mb = sum(f.stat().st_size for f in (run / "tfjs" / "float16").iterdir()) / 1e6
     result = {
         "generated": time.strftime("%Y-%m-%d"),

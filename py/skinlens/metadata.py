@@ -105,6 +105,13 @@ class ModelInfo:
     def temperature(self) -> float:
         return float(self.raw["calibration"]["temperature"])
 
+    def temperature_for(self, photo_type: str | None) -> float:
+        """The temperature of a photo type (``dermoscopic`` / ``close_up``) where the
+        calibration has one (``calibration.by_photo_type``), else the common one: the model
+        is over-confident on close-ups in a way dermoscopy is not."""
+        by_type = self.raw["calibration"].get("by_photo_type", {})
+        return float(by_type.get(photo_type, self.temperature))
+
     @property
     def thresholds(self) -> dict[str, Any]:
         return self.raw["thresholds"]

@@ -187,8 +187,10 @@ def photo_type(outputs: Mapping[str, np.ndarray], info: ModelInfo) -> str:
 
 
 def calibrate(outputs: Mapping[str, np.ndarray], info: ModelInfo) -> Calibrated:
-    """One input's named outputs -> calibrated probabilities and the OOD check."""
-    probs = calibrated_probs(outputs["logits"], info.temperature).reshape(-1)
+    """One input's named outputs -> calibrated probabilities (with the temperature of its
+    photo type, :meth:`ModelInfo.temperature_for`) and the OOD check."""
+    temperature = info.temperature_for(photo_type(outputs, info))
+    probs = calibrated_probs(outputs["logits"], temperature).reshape(-1)
     if probs.shape[0] != len(info.codes):
         raise ValueError(f"expected {len(info.codes)} logits, got {probs.shape[0]}")
     return Calibrated(probs, out_of_distribution(outputs, info))

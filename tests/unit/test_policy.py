@@ -1,4 +1,5 @@
-"""training.policy: melanoma thresholds from pooled val, each source weighing the same."""
+"""training.policy: melanoma thresholds from pooled val: pooled sensitivity, the worst
+source's false alarms."""
 
 from __future__ import annotations
 
@@ -21,13 +22,20 @@ def two_sources():
     return score, is_mel, source
 
 
-def test_rates_weigh_each_source_the_same():
+def test_false_alarms_are_the_worst_sources_and_sensitivity_is_pooled():
     score, is_mel, source = two_sources()
-    r = policy.rates(score, is_mel, source, 0.3)
-    fa_a = (score[(source == "a") & ~is_mel] >= 0.3).mean()
-    fa_b = (score[(source == "b") & ~is_mel] >= 0.3).mean()
-    assert r.false_alarms == pytest.approx((fa_a + fa_b) / 2)
-    assert r.sensitivity == pytest.approx(1.0)
+    r = policy.rates(score, is_mel, source, 0.45)
+    fa_b = (score[(source == "b") & ~is_mel] >= 0.45).mean()
+    assert r.false_alarms == pytest.approx(fa_b) and fa_b > 0.05  # a's moles are all below
+    assert r.sensitivity == pytest.approx((score[is_mel] >= 0.45).mean())
+
+
+def test_a_source_too_small_to_measure_does_not_set_the_false_alarm_rate():
+    score, is_mel, source = two_sources()
+    small = (source == "b") & ~is_mel
+    keep = ~small | (np.cumsum(small) <= policy.MIN_NEGATIVES - 1)
+    r = policy.rates(score[keep], is_mel[keep], source[keep], 0.45)
+    assert r.false_alarms == 0.0
 
 
 def test_upper_threshold_keeps_false_alarms_within_budget_and_is_the_lowest():
