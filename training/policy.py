@@ -24,7 +24,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-
 MIN_NEGATIVES = 30  # a source's false-alarm rate counts once it has this many non-melanomas
 
 
