@@ -300,3 +300,19 @@ def test_lower_tier_needs_its_level_and_advice(raw_metadata) -> None:
     raw = {k: v for k, v in raw_metadata.items() if k != "escalation_lower"}
     with pytest.raises(ValueError, match="escalation_lower"):
         make_info(raw, escalation_lower={"mel": 0.05})
+
+
+def test_each_photo_type_has_its_own_temperature(raw_metadata) -> None:
+    """The same logits read sharper for dermoscopy (T 0.5) than for a close-up (T 2)."""
+    raw = copy.deepcopy(raw_metadata)
+    raw["calibration"]["by_photo_type"] = {"dermoscopic": 0.5, "close_up": 2.0}
+    info = make_info(raw, temperature=1.0)
+    z = logits_for(info, nv=0.7, mel=0.1)
+    derm, close = assess(z, None, info, dermoscopic=3.0), assess(z, None, info, dermoscopic=-3.0)
+    assert derm.probs == pytest.approx(tuple(calibrated_probs(z, 0.5)))
+    assert close.probs == pytest.approx(tuple(calibrated_probs(z, 2.0)))
+    del raw["calibration"]["by_photo_type"]
+    plain = make_info(raw, temperature=1.0)
+    assert assess(z, None, plain, dermoscopic=-3.0).probs == pytest.approx(
+        tuple(calibrated_probs(z, 1.0))
+    )
