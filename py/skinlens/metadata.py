@@ -151,6 +151,12 @@ class ModelInfo:
         return self.raw.get("escalation", {})
 
     @property
+    def escalation_lower(self) -> dict[str, dict[str, str]]:
+        """Class code -> ``{"priority", "advice"}`` of its lower tier (a probability below
+        the class's own escalation threshold that still asks for a check within weeks)."""
+        return self.raw.get("escalation_lower", {})
+
+    @property
     def outputs(self) -> tuple[str, ...]:
         """Names of the model's outputs (what the inference worker returns)."""
         return tuple(self.raw["outputs"])
@@ -219,6 +225,13 @@ def validate(raw: dict[str, Any]) -> None:
         missing = [k for k in CHANGE_KEYS if k not in raw["change"]]
         if missing:
             raise ValueError(f"change section is missing keys: {missing}")
+    upper = raw.get("thresholds", {}).get("escalation", {})
+    for code, limit in raw.get("thresholds", {}).get("escalation_lower", {}).items():
+        rule = raw.get("escalation_lower", {}).get(code)
+        if rule is None or rule.get("priority") not in PRIORITY_ORDER or not rule.get("advice"):
+            raise ValueError(f"escalation_lower.{code} needs a priority and an advice key")
+        if code in upper and not float(limit) <= float(upper[code]):
+            raise ValueError(f"{code}: the lower tier's threshold must not exceed the upper's")
 
 
 def parse(text: str) -> ModelInfo:
