@@ -50,16 +50,19 @@ def otsu_threshold(values: np.ndarray, bins: int = 256) -> float:
     lo, hi = float(v.min()), float(v.max())
     if hi <= lo:
         return lo
-    hist, edges = np.histogram(v, bins=bins, range=(lo, hi))
-    centres = (edges[:-1] + edges[1:]) / 2.0
-    w0 = np.cumsum(hist).astype(np.float64)
+    # The histogram by bincount of the bin indices: np.histogram costs 4x as much in WASM.
+    width = (hi - lo) / bins
+    index = np.minimum(((v - lo) / width).astype(np.intp), bins - 1)
+    hist = np.bincount(index, minlength=bins).astype(np.float64)
+    centres = lo + (np.arange(bins) + 0.5) * width
+    w0 = np.cumsum(hist)
     w1 = w0[-1] - w0
     s0 = np.cumsum(hist * centres)
     m0 = s0 / np.maximum(w0, 1.0)
     m1 = (s0[-1] - s0) / np.maximum(w1, 1.0)
     between = w0 * w1 * (m0 - m1) ** 2
     k = int(np.argmax(between[:-1]))
-    return float(edges[k + 1])
+    return lo + (k + 1) * width
 
 
 def ring_mask(shape: tuple[int, int]) -> np.ndarray:
@@ -80,10 +83,9 @@ def lesion_channel(cc: np.ndarray) -> np.ndarray:
     """
     x = cc.astype(np.float32)
     skin = np.median(x[ring_mask(x.shape[:2])], axis=0)
-    diff = x - skin
-    dist = np.sqrt(np.einsum("ijk,ijk->ij", diff, diff))
-    lighter = diff.sum(axis=2) > 0
-    dist[lighter] *= 0.5
+    d0, d1, d2 = (x[:, :, k] - skin[k] for k in range(3))
+    dist = np.sqrt(d0 * d0 + d1 * d1 + d2 * d2)
+    dist[(d0 + d1 + d2) > 0] *= 0.5
     return dist
 
 
