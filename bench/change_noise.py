@@ -17,9 +17,6 @@ import argparse
 import csv
 import json
 import platform
-import statistics
-import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -30,19 +27,10 @@ from skinlens.change import CheckData
 from synthetic import BLUE_GREY, drawn_lesion
 
 from bench import ROOT
+from bench.py_core import timed
 
+REPEAT = 30
 METADATA = ROOT / "models" / "skinlens-lite0" / "metadata.json"
-
-
-def timed(fn: Callable[[], Any], repeat: int = 30) -> dict[str, float]:
-    """Median and minimum milliseconds of ``repeat`` calls after one warm-up."""
-    fn()
-    samples = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - start) * 1000.0)
-    return {"median_ms": round(statistics.median(samples), 2), "min_ms": round(min(samples), 2)}
 
 
 def same_lesion_pairs(limit: int) -> list[tuple[str, str]]:
@@ -97,10 +85,11 @@ def timings(info: metadata.ModelInfo) -> dict[str, Any]:
     probs = [1.0 / len(info.codes)] * len(info.codes)
     t = info.change
     return {
-        "lesion_mask": timed(lambda: segment.lesion_mask(a)),
-        "measure": timed(lambda: change.measure(a)),
+        "lesion_mask": timed(lambda: segment.lesion_mask(a), REPEAT),
+        "measure": timed(lambda: change.measure(a), REPEAT),
         "compare": timed(
-            lambda: change.compare(CheckData(a, probs, "dermoscopic"), CheckData(b, probs), t)
+            lambda: change.compare(CheckData(a, probs, "dermoscopic"), CheckData(b, probs), t),
+            REPEAT,
         ),
     }
 

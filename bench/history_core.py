@@ -16,28 +16,16 @@ import copy
 import json
 import os
 import platform
-import statistics
-import time
-from collections.abc import Callable
-from typing import Any
 
 from skinlens import backup, history, metadata, report, wording
 from skinlens.triage import decide
 from synthetic import BLUE_GREY, drawn_lesion
 
 from bench import ROOT
+from bench.py_core import timed
 
 LESIONS, CHECKS_EACH = 50, 10
-
-
-def timed(fn: Callable[[], Any], repeat: int = 5) -> dict[str, float]:
-    fn()
-    samples = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - start) * 1000.0)
-    return {"median_ms": round(statistics.median(samples), 1), "min_ms": round(min(samples), 1)}
+REPEAT = 5
 
 
 def records(info: metadata.ModelInfo) -> tuple[list[history.Lesion], list[history.Check]]:
@@ -82,16 +70,16 @@ def main() -> None:
         "lesions": LESIONS,
         "checks": len(checks),
         "status_all_lesions_stored_measures": timed(
-            lambda: [history.lesion_status(cs, info) for cs in by_lesion.values()]
+            lambda: [history.lesion_status(cs, info) for cs in by_lesion.values()], REPEAT
         ),
         "status_all_lesions_measured_again": timed(
-            lambda: [history.lesion_status(cs, info) for cs in unmeasured.values()], repeat=1
+            lambda: [history.lesion_status(cs, info) for cs in unmeasured.values()], 1
         ),
         "payload_mb": round(len(data) / 1e6, 2),
-        "payload": timed(lambda: backup.payload(lesions, checks)),
-        "parse_payload": timed(lambda: backup.parse_payload(data)),
-        "pack": timed(lambda: backup.pack(header, data)),
-        "unpack": timed(lambda: backup.unpack(framed)),
+        "payload": timed(lambda: backup.payload(lesions, checks), REPEAT),
+        "parse_payload": timed(lambda: backup.parse_payload(data), REPEAT),
+        "pack": timed(lambda: backup.pack(header, data), REPEAT),
+        "unpack": timed(lambda: backup.unpack(framed), REPEAT),
         "report_5_lesions": timed(
             lambda: report.summary_html(
                 chosen,
@@ -99,7 +87,8 @@ def main() -> None:
                 {k: s.changes for k, s in statuses.items()},
                 wording.load("en"),
                 statuses=statuses,
-            )
+            ),
+            REPEAT,
         ),
     }
     print(json.dumps(out, indent=2))

@@ -38,7 +38,7 @@ from PIL import Image, ImageFilter
 
 from skinlens.metadata import ChangeThresholds
 from skinlens.preprocess import shades_of_gray
-from skinlens.segment import constant_mask, ring_mask
+from skinlens.segment import bounding_box, constant_mask, ring_mask
 
 MEASURES_VERSION = 1
 """Bumped whenever a measure's definition changes, so stored measures are recomputed."""
@@ -180,11 +180,11 @@ def perimeter(mask: np.ndarray, sigma: float = 1.0) -> float:
     Gaussian of ``sigma`` pixels (Pillow, C code); by the co-area formula that is the length
     of the blurred outline, isotropic to about 1% (module docstring). Only the mask's
     bounding box (with room for the blur) is blurred."""
-    ys = np.flatnonzero(mask.any(axis=1))
-    xs = np.flatnonzero(mask.any(axis=0))
-    if ys.size == 0:
+    bounds = bounding_box(mask)
+    if bounds is None:
         return 0.0
-    box = mask[ys[0] : ys[-1] + 1, xs[0] : xs[-1] + 1]
+    top, bottom, left, right = bounds
+    box = mask[top:bottom, left:right]
     pad = int(3 * sigma) + 2
     padded = np.zeros((box.shape[0] + 2 * pad, box.shape[1] + 2 * pad), dtype=np.uint8)
     padded[pad:-pad, pad:-pad] = box
