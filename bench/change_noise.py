@@ -53,6 +53,7 @@ def noise(info: metadata.ModelInfo, limit: int) -> dict[str, Any]:
     probs = [1.0 / len(info.codes)] * len(info.codes)
     diffs: dict[str, list[float]] = {"area": [], "asymmetry": [], "border": []}
     fired = dict.fromkeys(change.REASONS[:-1], 0)
+    any_but_size = 0
     pairs = same_lesion_pairs(limit)
     measured = 0
     for a, b in pairs:
@@ -68,12 +69,14 @@ def noise(info: metadata.ModelInfo, limit: int) -> dict[str, Any]:
         for r in c.reasons:
             if r in fired:
                 fired[r] += 1
+        any_but_size += any(r != change.GREW for r in c.reasons)
     return {
         "pairs": len(pairs),
         "both_outlined": measured,
         "median_abs_difference": {k: round(float(np.median(v)), 3) for k, v in diffs.items()},
         "p90_abs_difference": {k: round(float(np.percentile(v, 90)), 3) for k, v in diffs.items()},
         "rule_fired_share": {k: round(v / max(measured, 1), 3) for k, v in fired.items()},
+        "shape_or_colour_rule_fired_share": round(any_but_size / max(measured, 1), 3),
         "note": "HAM10000 val photos of one lesion, often at another magnification: "
         "area differences measure framing, not growth",
     }
