@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -147,7 +148,11 @@ def run_model(
         for k in parts:
             parts[k].append(out[k].reshape(len(chunk), len(zooms), -1).mean(1))
         quality_ok += oks
-        print(f"  {len(quality_ok)}/{len(all_cases)} images ({time.time() - t0:.0f} s)", flush=True)
+        print(
+            f"  {len(quality_ok)}/{len(all_cases)} images ({time.time() - t0:.0f} s)",
+            file=sys.stderr,
+            flush=True,
+        )
     res = {k: np.concatenate(v) for k, v in parts.items()}
     res["lesion"], res["dermoscopic"] = res["lesion"][:, 0], res["dermoscopic"][:, 0]
     res["quality_ok"] = np.array(quality_ok, bool)
