@@ -1,6 +1,7 @@
 """A tiny data root in every source layout the trainer reads (``training.sources``):
-HAM10000 and PAD-UFES-20 lesions (train/val/test), Derm7pt, non-lesion photos. The images
-are generated (a coloured blob per class on skin, with noise), so tests run on a fresh clone.
+HAM10000 and PAD-UFES-20 lesions (train/val/test), Fitzpatrick17k lesions, Derm7pt and
+non-lesion photos. The images are generated (a coloured blob per class on skin, with noise),
+so the training tests run on a fresh clone.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from PIL import Image
 
 CODES = ["akiec", "bcc", "bkl", "df", "mel", "nv", "vasc"]
 PAD_CODES = ["akiec", "bcc", "bkl", "mel", "nv"]
+FITZ = "fitzpatrick17k-lesions"
 
 
 def _lesion(rng: np.random.Generator, ci: int, shape=(60, 80)) -> Image.Image:
@@ -33,7 +35,7 @@ def _csv(path: Path, rows: list[dict]) -> None:
 
 def make_sources(root: Path) -> None:
     rng = np.random.default_rng(0)
-    for name in ("ham10000", "pad-ufes-20", "derm7pt", "nonlesion-imagenet"):
+    for name in ("ham10000", "pad-ufes-20", "derm7pt", "nonlesion-imagenet", FITZ):
         (root / name / "images").mkdir(parents=True)
     ham, pad, derm = [], [], []
     for split, n in (("train", 3), ("val", 2), ("test", 2)):
@@ -55,6 +57,12 @@ def make_sources(root: Path) -> None:
     _csv(root / "ham10000" / "metadata.csv", ham)
     _csv(root / "pad-ufes-20" / "metadata.csv", pad)
     _csv(root / "derm7pt" / "labels.csv", derm)
+    fitz = []
+    for k in range(36):  # every skin type 1-6 for each of the six classes (no nevi)
+        code = [c for c in CODES if c != "nv"][k % 6]
+        _lesion(rng, CODES.index(code), (80, 100)).save(root / FITZ / "images" / f"f{k:02d}.jpg")
+        fitz.append({"image": f"f{k:02d}", "dx": code, "label": code, "fitzpatrick": k // 6 + 1})
+    _csv(root / FITZ / "labels.csv", fitz)
     for k in range(24):
         grass = np.clip(rng.normal((60, 140, 50), 25, (70, 90, 3)), 0, 255).astype(np.uint8)
         Image.fromarray(grass).save(root / "nonlesion-imagenet" / "images" / f"n{k:03d}_x.jpg")

@@ -160,7 +160,7 @@ class BatchRun:
 
     async def _infer(self, items: list[tuple[BatchRow, np.ndarray]]) -> None:
         """One model call for ``items``; a failing call rejects these rows only."""
-        stack = np.stack([x for _, x in items])
+        stack = np.concatenate([x for _, x in items])  # each item: its views
         try:
             inference = await self.photo.predict(stack)
         except errors.SkinlensError as e:

@@ -30,5 +30,15 @@ class Inference:
         """The outputs of the ``i``-th input of the batch."""
         return {name: values[i] for name, values in self.outputs.items()}
 
+    def views_mean(self, i: int, k: int, spatial: tuple[str, ...] = ("cam",)) -> dict:
+        """The outputs of item ``i`` whose ``k`` views are rows ``i*k .. i*k+k-1``: each
+        output averaged over the views (test-time augmentation), except ``spatial`` maps,
+        which only the first view (the crop as is) lines up with, so that one is kept."""
+        rows = slice(i * k, i * k + k)
+        return {
+            name: values[i * k] if name in spatial else values[rows].mean(axis=0)
+            for name, values in self.outputs.items()
+        }
+
 
 Predict = Callable[[np.ndarray], Awaitable[Inference]]

@@ -83,7 +83,7 @@ class Photo:
         if x is None:
             return result
         try:
-            inference = await self.predict(x[np.newaxis])
+            inference = await self.predict(x)
         except errors.SkinlensError as e:
             result.assessment = triage.rejected(e.code, error=e)
             return result
@@ -128,8 +128,9 @@ class Photo:
     def prepare(
         self, data: bytes, result: PhotoResult, name: str = "", frame: int = 0
     ) -> np.ndarray | None:
-        """Decode, crop and gate; the normalised model input, or ``None`` when a gate failed
-        (then ``result.assessment`` says which)."""
+        """Decode, crop and gate; the normalised model inputs, one per view of the metadata
+        (``(views, size, size, 3)``; the views are averaged in :meth:`conclude`), or ``None``
+        when a gate failed (then ``result.assessment`` says which)."""
         t0 = self.clock()
         decoded = self.decode(data, result, name, frame)
         result.decoded = decoded.info
@@ -140,15 +141,18 @@ class Photo:
                 result.assessment = triage.rejected(report.verdict)
                 result.prep_ms = (self.clock() - t0) * 1000.0
                 return None
-        x = self.info.model_input(result.crop)
+        views = preprocess.views(result.crop, self.info.views)
+        x = np.stack([self.info.model_input(v) for v in views])
         result.prep_ms = (self.clock() - t0) * 1000.0
         return x
 
     def conclude(self, result: PhotoResult, inference: Inference, i: int) -> None:
-        """The verdict for row ``i`` of a model call (a batch's time is shared by its rows),
-        and the class activation map of the verdict's class when the model gives one."""
-        result.infer_ms = inference.ms / inference.batch_size
-        outputs = inference.row(i)
+        """The verdict for item ``i`` of a model call (its views averaged; a batch's time is
+        shared by its items), and the class activation map of the verdict's class when the
+        model gives one."""
+        k = len(self.info.views)
+        result.infer_ms = inference.ms * k / inference.batch_size
+        outputs = inference.views_mean(i, k)
         assessment = triage.assess(outputs, self.info)
         result.assessment = assessment
         if not assessment.rejected and "cam" in outputs:

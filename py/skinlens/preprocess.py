@@ -97,3 +97,23 @@ def prepare(
 ) -> np.ndarray:
     """Full path from a decoded image to a ``float32`` (size, size, 3) tensor."""
     return normalize(crop_resize(image, size, box), scale, offset)
+
+
+def zoomed_out(rgb: np.ndarray, factor: float) -> np.ndarray:
+    """The same square seen from ``factor`` times further away: the view shrunk, centred,
+    and its border filled by mirroring the photo's own edge (skin goes on; training's
+    zoom-out augmentation pads the same way). Other clinics frame lesions larger than
+    HAM10000 does; a zoomed-out second view lets the model see them at a familiar scale."""
+    size = rgb.shape[0]
+    inner = max(1, round(size / factor))
+    small = np.asarray(Image.fromarray(rgb).resize((inner, inner), Image.BILINEAR))
+    before = (size - inner) // 2
+    after = size - inner - before
+    return np.pad(small, ((before, after), (before, after), (0, 0)), mode="reflect")
+
+
+def views(rgb: np.ndarray, zooms: tuple[float, ...] = (1.0,)) -> list[np.ndarray]:
+    """The views the model averages over (test-time augmentation): the crop as is for a
+    zoom of 1, else :func:`zoomed_out` by that factor. The metadata's ``input.views``
+    lists the zooms; the page and the evaluation make them here."""
+    return [rgb if z == 1.0 else zoomed_out(rgb, z) for z in zooms]

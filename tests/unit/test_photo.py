@@ -125,3 +125,38 @@ def test_the_model_gets_its_input_as_in_training(info):
         preprocess.shades_of_gray(r.crop), info.norm_scale, info.norm_offset
     )
     assert np.array_equal(seen[0][0], expected)
+
+
+class ViewModel:
+    """Answers each view with its own logits: the first (the crop as is) says nevus, the
+    second (zoomed out) melanoma, so the average shows whether both were used."""
+
+    def __init__(self) -> None:
+        self.batches: list[int] = []
+
+    async def __call__(self, batch: np.ndarray) -> Inference:
+        self.batches.append(batch.shape[0])
+        mel = np.log([0.02, 0.02, 0.02, 0.02, 0.88, 0.02, 0.02]).astype(np.float32)
+        logits = np.stack([NV if i % 2 == 0 else mel for i in range(batch.shape[0])])
+        n = batch.shape[0]
+        cam = np.stack([np.full((7, 7, 7), i, np.float32) for i in range(n)])
+        outputs = {"logits": logits, "lesion": np.full((n, 1), 5.0), "cam": cam}
+        outputs["dermoscopic"] = np.full((n, 1), 2.0)
+        return Inference(outputs, 20.0)
+
+
+def test_views_of_the_metadata_are_averaged_in_one_call(info):
+    """Two views (as is, zoomed out 1.35x) go to the model as one batch of 2; their logits
+    are averaged; the heatmap comes from the first view only (the other is shrunk)."""
+    raw = {**info.raw, "input": {**info.raw["input"], "views": [1.0, 1.35]}}
+    tta = type(info)(raw)
+    model = ViewModel()
+    r = assess(Photo(tta, model), jpeg(lesion_like(300)))
+    assert model.batches == [2]
+    probs = np.array(r.assessment.probs)
+    mel, nv = tta.codes.index("mel"), tta.codes.index("nv")
+    assert probs[mel] == pytest.approx(probs[nv])  # log-average of 0.88/0.02 and 0.02/0.88
+    assert r.infer_ms == 20.0  # the call's time is this photo's
+    plain = ViewModel()
+    assess(Photo(info, plain), jpeg(lesion_like(300)))
+    assert plain.batches == [len(info.views)]

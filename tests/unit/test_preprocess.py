@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PIL import Image
+from skinlens import preprocess
 from skinlens.preprocess import (
     center_square_box,
     crop_resize,
@@ -115,3 +116,17 @@ def test_prepare_with_box_equals_manual(photo: Image.Image, info) -> None:
     box = center_square_box(*photo.size, 0.7)
     manual = normalize(crop_resize(photo, 224, box), info.norm_scale, info.norm_offset)
     assert np.array_equal(prepare(photo, 224, info.norm_scale, info.norm_offset, box), manual)
+
+
+def test_zoomed_out_view_shrinks_the_content_and_mirrors_the_border():
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 255, (224, 224, 3), dtype=np.uint8)
+    rgb[80:144, 80:144] = (20, 10, 5)  # a dark 64 px "lesion" in the middle
+    out = preprocess.zoomed_out(rgb, 1.5)
+    assert out.shape == rgb.shape and out.dtype == np.uint8
+    dark = (out.sum(axis=2) < 60).sum()
+    assert abs(dark - (64 / 1.5) ** 2) < 0.15 * (64 / 1.5) ** 2  # the side shrinks 1.5x
+    before = (224 - round(224 / 1.5)) // 2
+    assert np.array_equal(out[:before], out[2 * before : before : -1])  # mirrored border
+    assert preprocess.views(rgb, (1.0,))[0] is rgb
+    assert [v.shape for v in preprocess.views(rgb, (1.0, 1.35))] == [rgb.shape] * 2

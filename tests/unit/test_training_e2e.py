@@ -26,7 +26,7 @@ if importlib.util.find_spec("tensorflowjs") is None:
 
 from skinlens import metadata as skmeta
 from skinlens import preprocess
-from tiny_sources import CODES, make_sources
+from tiny_sources import CODES, FITZ, make_sources
 
 
 @pytest.mark.slow
@@ -54,6 +54,7 @@ def test_tiny_train_export_evaluate(tmp_path: Path) -> None:
     info = skmeta.load(model_dir / "metadata.json")
     assert info.codes == CODES and info.input_size == 64 and info.temperature > 0
     assert set(info.thresholds["escalation"]) == {"mel", "bcc", "akiec"}
+    assert info.thresholds["escalation_lower"]["mel"] <= info.thresholds["escalation"]["mel"]
     assert np.isfinite(info.thresholds["lesion"])
     assert info.raw["input"]["color_constancy"] == "shades_of_gray"
     assert set(info.raw["outputs"]) == set(spec["signature"]["outputs"])
@@ -61,8 +62,13 @@ def test_tiny_train_export_evaluate(tmp_path: Path) -> None:
     assert metrics["sources"]["ham10000/test"]["n"] == 14
     assert metrics["sources"]["derm7pt/external"]["n"] == 6
     assert "rejected" in metrics["sources"]["nonlesion-imagenet/val"]
+    fitz_val = {g for g in metrics["sources"] if g.startswith(f"{FITZ}/val:")}
+    assert fitz_val and fitz_val <= {f"{FITZ}/val:{g}" for g in ("I-II", "III-IV", "V-VI")}
+    for key in ("urgent_non_mel", "melanoma_any_tier", "cancers_flagged"):
+        assert key in metrics["sources"]["ham10000/test"]
     card = (model_dir / "MODEL_CARD.md").read_text()
     assert "CC BY-NC-SA 4.0" in card and "CC BY 4.0" in card and "derm7pt/external" in card
+    assert "CC BY-NC-SA 3.0" in card and "Per skin type" in card
 
     from training.tfjs_graph import TfjsGraph
 

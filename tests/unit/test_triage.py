@@ -258,3 +258,61 @@ def test_shipped_metadata_works_end_to_end(info) -> None:
     a = assess(np.zeros(7), 0.0, info)
     assert a.state in ("done", "rejected")
     assert a.probs is not None and len(a.probs) == 7
+
+
+# ------------------------------------------------------------- two melanoma tiers
+
+
+def two_tier(raw_metadata, lower: float = 0.08, upper: float = 0.3) -> metadata.ModelInfo:
+    """Urgent from p(mel) >= ``upper``; the lower tier (High, "have it checked within
+    weeks") from ``lower``. The tier's level and advice come from the metadata."""
+    raw = copy.deepcopy(raw_metadata)
+    raw["escalation_lower"] = {"mel": {"priority": "High", "advice": "mel-check"}}
+    return make_info(
+        raw, escalation={"mel": upper, "bcc": 0.3, "akiec": 0.4}, escalation_lower={"mel": lower}
+    )
+
+
+@pytest.mark.parametrize(
+    ("p_mel", "priority", "advice"),
+    [(0.05, "Low", "Low"), (0.12, "High", "mel-check"), (0.35, "Urgent", "Urgent")],
+)
+def test_melanoma_tiers(raw_metadata, p_mel, priority, advice) -> None:
+    info = two_tier(raw_metadata)
+    a = assess(logits_for(info, nv=0.9 - p_mel, mel=p_mel), None, info)
+    assert a.label == "nv"
+    assert (a.priority, a.advice) == (priority, advice)
+
+
+def test_lower_tier_does_not_override_a_more_urgent_class(raw_metadata) -> None:
+    """bcc's own High stays High with bcc's advice; the mel lower tier adds nothing."""
+    info = two_tier(raw_metadata)
+    a = assess(logits_for(info, bcc=0.6, mel=0.1), None, info)
+    assert (a.label, a.priority, a.advice) == ("bcc", "High", "High")
+
+
+def test_lower_tier_above_upper_is_refused(raw_metadata) -> None:
+    with pytest.raises(ValueError, match="lower tier"):
+        two_tier(raw_metadata, lower=0.4, upper=0.3)
+
+
+def test_lower_tier_needs_its_level_and_advice(raw_metadata) -> None:
+    raw = {k: v for k, v in raw_metadata.items() if k != "escalation_lower"}
+    with pytest.raises(ValueError, match="escalation_lower"):
+        make_info(raw, escalation_lower={"mel": 0.05})
+
+
+def test_each_photo_type_has_its_own_temperature(raw_metadata) -> None:
+    """The same logits read sharper for dermoscopy (T 0.5) than for a close-up (T 2)."""
+    raw = copy.deepcopy(raw_metadata)
+    raw["calibration"]["by_photo_type"] = {"dermoscopic": 0.5, "close_up": 2.0}
+    info = make_info(raw, temperature=1.0)
+    z = logits_for(info, nv=0.7, mel=0.1)
+    derm, close = assess(z, None, info, dermoscopic=3.0), assess(z, None, info, dermoscopic=-3.0)
+    assert derm.probs == pytest.approx(tuple(calibrated_probs(z, 0.5)))
+    assert close.probs == pytest.approx(tuple(calibrated_probs(z, 2.0)))
+    del raw["calibration"]["by_photo_type"]
+    plain = make_info(raw, temperature=1.0)
+    assert assess(z, None, plain, dermoscopic=-3.0).probs == pytest.approx(
+        tuple(calibrated_probs(z, 1.0))
+    )
