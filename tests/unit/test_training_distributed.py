@@ -106,10 +106,11 @@ def test_two_processes_train_what_one_process_trains(tmp_path: Path) -> None:
     size of its gradient, so the weights whose gradient is float noise move by +-lr in both
     runs (each block's last batch-norm bias, for one: the next train-mode batch norm removes
     any constant, so its exact gradient is 0). Measured on this machine: the one-process run
-    differs from itself by 0.08 between 1 and 2 threads; two processes from one: 0.06-0.09;
-    batch norm per rank, no gradient averaging, or the loss normalised per rank: 1.4, 1.1,
-    0.41, with a loss off by 3% or more. ImageNet initialisation: from random weights even
-    one process's float32 gradients are off by 7% (against float64), so nothing can match.
+    differs from itself by 0.06 between 1 and 2 threads; two processes from one: 0.075 (loss
+    within 0.05%); batch norm per rank, no gradient averaging, or the loss normalised per
+    rank: 1.4, 1.0, 0.47, with losses off by 1.5% or more. ImageNet initialisation: from random
+    weights even one process's float32 gradients are off by 7% (against float64), so nothing
+    can match.
     """
     data, one, two = tmp_path / "data", tmp_path / "one", tmp_path / "two"
     make_sources(data)
