@@ -67,7 +67,7 @@ class World:
         return batch // self.size
 
     def sum(self, t: torch.Tensor) -> torch.Tensor:
-        """``t`` summed over the ranks (a copy; no gradient flows through it)."""
+        """``t`` summed over the ranks (counts and logging: no gradient flows through it)."""
         if self.size == 1:
             return t
         t = t.detach().clone()
@@ -181,8 +181,8 @@ class GlobalBatchNorm2d(nn.BatchNorm2d):
 
     The per-channel sums are all-reduced with their gradient (:class:`_SumOverRanks`), so the
     gradient flows through the other ranks' statistics as in one process. Two passes (sum, then
-    squared deviations from the global mean), like one process's batch norm, rather than
-    E[x^2] - E[x]^2, which loses digits. Evaluation uses the running statistics, no traffic.
+    squared deviations from the global mean) rather than E[x^2] - E[x]^2, which loses digits.
+    Evaluation uses the running statistics: no traffic.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
