@@ -261,17 +261,10 @@ def verdicts(info: skmeta.ModelInfo, probs: np.ndarray) -> tuple[np.ndarray, np.
     return priority, np.array([a.advice in tiers for a in assessed])
 
 
-# A cancer counts as flagged at these priorities (issue 15); a rejected photo is missed.
-FLAGGED_AT = {"mel": ("Urgent",), "bcc": ("Urgent", "High"), "akiec": ("Urgent", "High", "Medium")}
-
-
 def cancers_flagged(codes: list[str], y: np.ndarray, priority: np.ndarray, acc: np.ndarray):
     """Share of the source's cancers (mel, bcc, akiec) flagged at their level and accepted."""
-    hits = [
-        bool(acc[i] and priority[i] in FLAGGED_AT[codes[c]])
-        for i, c in enumerate(y)
-        if codes[c] in FLAGGED_AT
-    ]
+    hits = [policy.flagged(codes[c], priority[i], bool(acc[i])) for i, c in enumerate(y)]
+    hits = [h for h in hits if h is not None]
     return float(np.mean(hits)) if hits else None
 
 

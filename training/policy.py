@@ -24,6 +24,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
+# A cancer counts as flagged at these priorities (issue 15); a photo the page refuses is
+# a miss. The model card and the page benchmark (bench.sources) both count this way.
+FLAGGED_AT = {"mel": ("Urgent",), "bcc": ("Urgent", "High"), "akiec": ("Urgent", "High", "Medium")}
+
+
+def flagged(dx: str, priority: str, accepted: bool) -> bool | None:
+    """Was a cancer flagged at its level? ``None`` for a class that is not a cancer."""
+    if dx not in FLAGGED_AT:
+        return None
+    return accepted and priority in FLAGGED_AT[dx]
+
+
 MIN_NEGATIVES = 30  # a source's false-alarm rate counts once it has this many non-melanomas
 
 

@@ -67,6 +67,7 @@ def result_attrs(
         "data-state": a.state,
         "data-label": a.label or "",
         "data-priority": a.priority,
+        "data-advice": a.advice,
         "data-probs": None if a.probs is None else json.dumps(list(a.probs)),
         "data-reason": a.reason if a.rejected else None,
         "data-ms": _num(r.infer_ms),

@@ -166,6 +166,7 @@ RESULT_KEYS = (
     "state",
     "label",
     "priority",
+    "advice",
     "probs",
     "reason",
     "ms",

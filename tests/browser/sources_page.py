@@ -16,10 +16,12 @@ from pathlib import Path
 import numpy as np
 from harness import Browser, classify
 
+from training import policy, sources
 from training.metrics import auc_binary
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 CODES = ("akiec", "bcc", "bkl", "df", "mel", "nv", "vasc")
+FITZ = sources.FITZPATRICK
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,8 @@ def _rows(path: Path) -> list[dict[str, str]]:
 
 
 def source_images(root: Path = SHARED) -> dict[str, list[SourceImage]]:
-    """Derm7pt (external), PAD-UFES-20 ``test``, HAM10000 ``test``, non-lesion photos."""
+    """Derm7pt (external), PAD-UFES-20 ``test``, HAM10000 ``test``, Fitzpatrick17k ``val``
+    (our split, ``training.sources``) by skin-type group, non-lesion photos."""
     out: dict[str, list[SourceImage]] = {}
     if (root / "derm7pt" / "labels.csv").exists():
         out["derm7pt"] = [
@@ -54,6 +57,11 @@ def source_images(root: Path = SHARED) -> dict[str, list[SourceImage]]:
             for r in _rows(root / "ham10000" / "metadata.csv")
             if r["split"] == "test"
         ]
+    if (root / FITZ / "labels.csv").exists():
+        for item in sources.fitzpatrick(root):
+            if item.split == "val" and item.skin_group:
+                name = f"{FITZ}/val:{item.skin_group}"
+                out.setdefault(name, []).append(SourceImage(name, item.path, item.dx))
     photos = root / "nonlesion-imagenet" / "images"
     if photos.is_dir():
         out["nonlesion"] = [SourceImage("nonlesion", p, None) for p in sorted(photos.iterdir())]
@@ -73,7 +81,8 @@ def run(browser: Browser, images: list[SourceImage]) -> list[dict]:
 
 
 def summary(results: list[dict]) -> dict:
-    """Acceptance, and for lesions: melanoma -> Urgent and melanoma-vs-nevus ranking."""
+    """Acceptance, and for lesions: melanoma -> Urgent (and -> either melanoma tier), how
+    often a non-melanoma is called Urgent, and the melanoma-vs-nevus ranking."""
     accepted = [r for r in results if r["state"] == "done"]
     out: dict = {"n": len(results), "accepted": len(accepted) / max(len(results), 1)}
     reasons: dict[str, int] = {}
@@ -84,6 +93,15 @@ def summary(results: list[dict]) -> dict:
     mel = [r for r in results if r["dx"] == "mel"]
     if mel:
         out["melanoma_to_urgent"] = sum(r["priority"] == "Urgent" for r in mel) / len(mel)
+        flagged = sum(r["priority"] == "Urgent" or r["advice"] == "mel-check" for r in mel)
+        out["melanoma_to_either_tier"] = flagged / len(mel)
+    hits = [policy.flagged(r["dx"], r["priority"], r["state"] == "done") for r in results]
+    hits = [h for h in hits if h is not None]
+    if hits:
+        out["cancers_flagged"] = sum(hits) / len(hits)
+    other = [r for r in results if r["dx"] not in (None, "mel")]
+    if other:
+        out["urgent_non_mel"] = sum(r["priority"] == "Urgent" for r in other) / len(other)
     scored = [r for r in accepted if r["dx"] in ("mel", "nv")]
     pos = [r["probs"][CODES.index("mel")] for r in scored if r["dx"] == "mel"]
     neg = [r["probs"][CODES.index("mel")] for r in scored if r["dx"] == "nv"]

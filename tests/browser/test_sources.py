@@ -29,7 +29,10 @@ def images():
 def test_dermoscopy_from_another_atlas_is_accepted_and_classified(app, images):
     s = summary(run(app, images["derm7pt"]))
     assert s["accepted"] >= 0.85, s
-    assert s["melanoma_to_urgent"] >= 0.6, s
+    # A sample of 40: looser than the card's targets (either tier 0.90, Urgent <= 30%), but
+    # a policy that waves melanomas through or calls most moles Urgent fails.
+    assert s["melanoma_to_either_tier"] >= 0.7, s
+    assert s["urgent_non_mel"] <= 0.45, s
 
 
 def test_phone_close_ups_are_accepted_and_marked_as_close_ups(app, images):
