@@ -58,10 +58,13 @@ def make_sources(root: Path) -> None:
     _csv(root / "pad-ufes-20" / "metadata.csv", pad)
     _csv(root / "derm7pt" / "labels.csv", derm)
     fitz = []
-    for k in range(36):  # every skin type 1-6 for each of the six classes (no nevi)
+    # Six classes (no nevi) on skin types II and V, five images per (class, skin type): the
+    # split sends one image of every five in a stratum to val, so each stratum has one there.
+    for k in range(60):
         code = [c for c in CODES if c != "nv"][k % 6]
+        skin = 2 if k < 30 else 5
         _lesion(rng, CODES.index(code), (80, 100)).save(root / FITZ / "images" / f"f{k:02d}.jpg")
-        fitz.append({"image": f"f{k:02d}", "dx": code, "label": code, "fitzpatrick": k // 6 + 1})
+        fitz.append({"image": f"f{k:02d}", "dx": code, "label": code, "fitzpatrick": skin})
     _csv(root / FITZ / "labels.csv", fitz)
     for k in range(24):
         grass = np.clip(rng.normal((60, 140, 50), 25, (70, 90, 3)), 0, 255).astype(np.uint8)
