@@ -1,0 +1,340 @@
+/* skinlens: the lesion history's storage (IndexedDB) and the backup's encryption (Web Crypto).
+ *
+ * The browser-only part of issue 16; everything else (records, their schema and migrations,
+ * change measures, the backup file's format) is Python (skinlens.history, skinlens.backup),
+ * reached from Python through py/skinlens/web/browser.py only. Loaded on first use (the
+ * history view or a save), as a classic script, and exposed as window.skinlens.history.
+ *
+ * Records cross the boundary as JSON text (one JSON.parse/stringify each way is far cheaper
+ * than converting objects field by field), bytes as Uint8Array.
+ *
+ * Database "skinlens" (version DB_VERSION), object stores:
+ *   lesions  keyPath "id"
+ *   checks   keyPath "id", index "lesion"
+ *   images   keyPath "id" (a check's id): {id, crop, photo} -- the stored pictures, apart from
+ *            the checks so that listing 500 checks does not read 50 MB of pictures
+ *   meta     keyPath "key": {key, value}
+ * The records' own schema (their "schema" field) is migrated by Python when they are loaded;
+ * onupgradeneeded here only creates the stores.
+ *
+ * Every failure is an Error whose message is a stable code (and .code the same):
+ *   quota              the browser refused to store more (QuotaExceededError); the transaction
+ *                      was aborted, so nothing already stored changed
+ *   storage            any other refused or aborted transaction (also: nothing changed)
+ *   unavailable        IndexedDB cannot be opened here (private mode, disabled)
+ *   wrong-passphrase   the backup's key check does not match this passphrase
+ *   tampered           AES-GCM authentication failed: the file was changed
+ *
+ * Backup keys: master = PBKDF2-HMAC-SHA-256(passphrase as UTF-8, salt, iterations, 32 bytes);
+ * the AES-GCM-256 key and the 32-byte key check are HKDF-SHA-256 expansions of the master with
+ * the infos "skinlens backup aes-gcm" and "skinlens backup key check" (empty HKDF salt): one
+ * PBKDF2 run yields both, and the key check tells a wrong passphrase from a tampered file
+ * without revealing anything about the encryption key.
+ */
+(function () {
+  "use strict";
+
+  const DB_NAME = "skinlens";
+  const DB_VERSION = 1;
+  const STORES = ["lesions", "checks", "images", "meta"];
+  const HISTORY_CACHE_PREFIX = "skinlens-history"; // Cache Storage: none used today, cleared anyway
+
+  function fail(code, cause) {
+    const e = new Error(code);
+    e.code = code;
+    if (cause) e.cause = cause;
+    return e;
+  }
+  const codeOf = (error) => (error && error.name === "QuotaExceededError" ? "quota" : "storage");
+
+  /* ------------------------------------------------------------ database */
+  let dbPromise = null;
+  function open() {
+    if (dbPromise) return dbPromise;
+    dbPromise = new Promise((resolve, reject) => {
+      let req;
+      try {
+        req = indexedDB.open(DB_NAME, DB_VERSION);
+      } catch (e) {
+        reject(fail("unavailable", e));
+        return;
+      }
+      req.onupgradeneeded = () => {
+        const db = req.result;
+        if (!db.objectStoreNames.contains("lesions")) db.createObjectStore("lesions", { keyPath: "id" });
+        if (!db.objectStoreNames.contains("checks")) {
+          db.createObjectStore("checks", { keyPath: "id" }).createIndex("lesion", "lesion");
+        }
+        if (!db.objectStoreNames.contains("images")) db.createObjectStore("images", { keyPath: "id" });
+        if (!db.objectStoreNames.contains("meta")) db.createObjectStore("meta", { keyPath: "key" });
+      };
+      req.onsuccess = () => {
+        const db = req.result;
+        db.onversionchange = () => {
+          db.close(); // another tab deletes or upgrades: let it
+          dbPromise = null;
+        };
+        resolve(db);
+      };
+      req.onerror = () => reject(fail("unavailable", req.error));
+      req.onblocked = () => reject(fail("unavailable"));
+    });
+    dbPromise.catch(() => (dbPromise = null));
+    return dbPromise;
+  }
+
+  /* One transaction over `stores`; `work(tx)` issues the requests (a synchronous throw, e.g.
+   * a QuotaExceededError from put, aborts it). Resolves with what work returned (read
+   * results are filled in by their callbacks) once the transaction has committed; rejects
+   * with "quota" or "storage" after an abort, which leaves every store as it was. */
+  async function transact(stores, mode, work) {
+    const db = await open();
+    return new Promise((resolve, reject) => {
+      let tx;
+      try {
+        tx = db.transaction(stores, mode);
+      } catch (e) {
+        reject(fail(codeOf(e), e));
+        return;
+      }
+      let out;
+      let thrown = null;
+      tx.oncomplete = () => resolve(out);
+      tx.onabort = () => reject(fail(codeOf(thrown || tx.error), thrown || tx.error));
+      try {
+        out = work(tx);
+      } catch (e) {
+        thrown = e;
+        try {
+          tx.abort();
+        } catch (e2) {
+          /* already finished */
+        }
+      }
+    });
+  }
+
+  function getAllInto(store, target, key) {
+    const req = store.getAll();
+    req.onsuccess = () => (target[key] = req.result);
+  }
+
+  // {lesions, checks, meta} as JSON text: everything the history view lists (no pictures).
+  function all() {
+    return transact(["lesions", "checks", "meta"], "readonly", (tx) => {
+      const out = {};
+      for (const s of ["lesions", "checks", "meta"]) getAllInto(tx.objectStore(s), out, s);
+      return out;
+    }).then((out) => JSON.stringify(out));
+  }
+
+  // The pictures of these checks: JSON text {id: {crop, photo}}.
+  function images(ids) {
+    return transact(["images"], "readonly", (tx) => {
+      const out = {};
+      const store = tx.objectStore("images");
+      for (const id of ids) {
+        const req = store.get(id);
+        req.onsuccess = () => {
+          if (req.result) out[id] = req.result;
+        };
+      }
+      return out;
+    }).then((out) => JSON.stringify(out));
+  }
+
+  // Everything, pictures included (the backup), as JSON text.
+  function dump() {
+    return transact(STORES, "readonly", (tx) => {
+      const out = {};
+      for (const s of STORES) getAllInto(tx.objectStore(s), out, s);
+      return out;
+    }).then((out) => JSON.stringify(out));
+  }
+
+  // A lesion and its new check (and the check's pictures) in one transaction.
+  function save(lesionJson, checkJson, imageJson) {
+    const lesion = JSON.parse(lesionJson);
+    const check = JSON.parse(checkJson);
+    const image = imageJson ? JSON.parse(imageJson) : null;
+    return transact(["lesions", "checks", "images"], "readwrite", (tx) => {
+      tx.objectStore("lesions").put(lesion);
+      tx.objectStore("checks").put(check);
+      if (image) tx.objectStore("images").put(image);
+    });
+  }
+
+  // Several records of one store (re-scored checks, migrated records), all or none.
+  function putMany(store, recordsJson) {
+    const records = JSON.parse(recordsJson);
+    return transact([store], "readwrite", (tx) => {
+      const s = tx.objectStore(store);
+      for (const r of records) s.put(r);
+    });
+  }
+
+  function putMeta(key, valueJson) {
+    return transact(["meta"], "readwrite", (tx) => tx.objectStore("meta").put({ key, value: JSON.parse(valueJson) }));
+  }
+
+  function deleteCheck(id) {
+    return transact(["checks", "images"], "readwrite", (tx) => {
+      tx.objectStore("checks").delete(id);
+      tx.objectStore("images").delete(id);
+    });
+  }
+
+  // A lesion with every check of it.
+  function deleteLesion(id) {
+    return transact(["lesions", "checks", "images"], "readwrite", (tx) => {
+      tx.objectStore("lesions").delete(id);
+      const checks = tx.objectStore("checks");
+      const images = tx.objectStore("images");
+      const req = checks.index("lesion").getAllKeys(id);
+      req.onsuccess = () => {
+        for (const key of req.result) {
+          checks.delete(key);
+          images.delete(key);
+        }
+      };
+    });
+  }
+
+  /* Everything: the database itself is deleted (clearing stores would leave the old bytes in
+   * the database's files until the browser compacts them), and any Cache Storage entry of
+   * the history (none is written today; the app's own caches are left alone). */
+  async function deleteAll() {
+    if (dbPromise) {
+      const db = await dbPromise.catch(() => null);
+      if (db) db.close();
+      dbPromise = null;
+    }
+    await new Promise((resolve, reject) => {
+      const req = indexedDB.deleteDatabase(DB_NAME);
+      req.onsuccess = () => resolve();
+      req.onerror = () => reject(fail("storage", req.error));
+      req.onblocked = () => reject(fail("storage"));
+    });
+    if (self.caches) {
+      for (const name of await caches.keys()) {
+        if (name.startsWith(HISTORY_CACHE_PREFIX)) await caches.delete(name);
+      }
+    }
+  }
+
+  /* Replace every store's content by `json` ({lesions, checks, images, meta}) in ONE
+   * transaction: a failure anywhere (quota included) aborts it and the stores keep what they
+   * had. */
+  function replaceAll(json) {
+    const data = JSON.parse(json);
+    return transact(STORES, "readwrite", (tx) => {
+      for (const s of STORES) {
+        const store = tx.objectStore(s);
+        store.clear();
+        for (const r of data[s] || []) store.put(r);
+      }
+    });
+  }
+
+  /* ------------------------------------------------------------ storage */
+  async function storage() {
+    const s = navigator.storage;
+    const est = s && s.estimate ? await s.estimate() : {};
+    const persisted = s && s.persisted ? await s.persisted() : false;
+    return JSON.stringify({ usage: est.usage || 0, quota: est.quota || 0, persisted });
+  }
+
+  async function persist() {
+    const s = navigator.storage;
+    return !!(s && s.persist && (await s.persist()));
+  }
+
+  /* ------------------------------------------------------------ crypto */
+  const enc = new TextEncoder();
+  async function keys(passphrase, salt, iterations) {
+    const material = await crypto.subtle.importKey("raw", enc.encode(passphrase), "PBKDF2", false, ["deriveBits"]);
+    const master = await crypto.subtle.deriveBits(
+      { name: "PBKDF2", hash: "SHA-256", salt, iterations },
+      material,
+      256
+    );
+    const hkdf = await crypto.subtle.importKey("raw", master, "HKDF", false, ["deriveBits", "deriveKey"]);
+    const expand = (info) => ({ name: "HKDF", hash: "SHA-256", salt: new Uint8Array(0), info: enc.encode(info) });
+    const key = await crypto.subtle.deriveKey(
+      expand("skinlens backup aes-gcm"),
+      hkdf,
+      { name: "AES-GCM", length: 256 },
+      false,
+      ["encrypt", "decrypt"]
+    );
+    const check = new Uint8Array(await crypto.subtle.deriveBits(expand("skinlens backup key check"), hkdf, 256));
+    return { key, check };
+  }
+
+  // -> {ciphertext, keyCheck} (Uint8Array); aad: bytes authenticated with it (the header)
+  async function encrypt(passphrase, salt, iv, iterations, plaintext, aad) {
+    const k = await keys(passphrase, salt, iterations);
+    const params = { name: "AES-GCM", iv };
+    if (aad) params.additionalData = aad;
+    const ciphertext = new Uint8Array(await crypto.subtle.encrypt(params, k.key, plaintext));
+    return { ciphertext, keyCheck: k.check };
+  }
+
+  // The key check of a passphrase (the backup's header stores it before encrypting).
+  async function keyCheck(passphrase, salt, iterations) {
+    return (await keys(passphrase, salt, iterations)).check;
+  }
+
+  async function decrypt(passphrase, salt, iv, iterations, expectedCheck, ciphertext, aad) {
+    const k = await keys(passphrase, salt, iterations);
+    let same = k.check.length === expectedCheck.length;
+    for (let i = 0; same && i < k.check.length; i++) same = k.check[i] === expectedCheck[i];
+    if (!same) throw fail("wrong-passphrase");
+    const params = { name: "AES-GCM", iv };
+    if (aad) params.additionalData = aad;
+    try {
+      return new Uint8Array(await crypto.subtle.decrypt(params, k.key, ciphertext));
+    } catch (e) {
+      throw fail("tampered", e);
+    }
+  }
+
+  const randomBytes = (n) => crypto.getRandomValues(new Uint8Array(n));
+
+  /* ------------------------------------------------------------ downloads */
+  // A download of bytes made in the page (the backup, the .ics file); nothing is sent anywhere.
+  function download(bytes, name, mime) {
+    const a = document.createElement("a");
+    a.href = URL.createObjectURL(new Blob([bytes], { type: mime }));
+    a.download = name;
+    a.hidden = true;
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 60000);
+  }
+
+  window.skinlens = window.skinlens || {};
+  window.skinlens.history = {
+    DB_NAME,
+    DB_VERSION,
+    open: () => open().then(() => true),
+    all,
+    images,
+    dump,
+    save,
+    putMany,
+    putMeta,
+    deleteCheck,
+    deleteLesion,
+    deleteAll,
+    replaceAll,
+    storage,
+    persist,
+    encrypt,
+    decrypt,
+    keyCheck,
+    randomBytes,
+    download,
+  };
+})();
