@@ -236,6 +236,19 @@
     });
   }
 
+  /* Add `json`'s records ({lesions, checks, images}) to what is stored (a record with the
+   * same id is replaced: importing the same backup twice changes nothing), in ONE
+   * transaction: all of them or, after any failure, none. */
+  function importAll(json) {
+    const data = JSON.parse(json);
+    return transact(STORES, "readwrite", (tx) => {
+      for (const s of STORES) {
+        const store = tx.objectStore(s);
+        for (const r of data[s] || []) store.put(r);
+      }
+    });
+  }
+
   /* ------------------------------------------------------------ storage */
   async function storage() {
     const s = navigator.storage;
@@ -329,6 +342,7 @@
     deleteLesion,
     deleteAll,
     replaceAll,
+    importAll,
     storage,
     persist,
     encrypt,

@@ -51,6 +51,27 @@ def show_backend(info, w: wording.Wording) -> None:
     js.document.body.dataset.backendNote = note
 
 
+async def history_view(info, words: wording.Wording) -> None:
+    """``?view=history``: my lesions; checks saved with another model are re-scored once the
+    model is ready."""
+    from skinlens.web.history import HistoryPage  # loaded for this view only
+
+    page = HistoryPage(info, words)
+    await page.run()
+    try:
+        bridge = await browser.model_ready()
+    except JsException as e:
+        fatal(words.text("error.model-start", cause=browser.error_text(e)))
+        return
+    show_backend(bridge, words)
+    browser.stage("app", "done", "progress.ready")
+    browser.el("loading").setAttribute("aria-busy", "false")
+    js.document.body.dataset.backend = str(bridge.backend)
+    js.document.body.dataset.ready = "true"
+    if page.lib is not None:
+        await page.rescore(browser.WorkerModel())
+
+
 async def main() -> None:
     words = await browser.load_wording()
     browser.stage("app", "loading", "progress.starting")
@@ -67,6 +88,9 @@ async def main() -> None:
         except Exception as e:  # a bug: say so on the page rather than "running" for ever
             fatal(words.text("speed.failed", cause=browser.error_text(e)))
         return
+    if browser.query_param("view") == "history":
+        await history_view(info, words)
+        return
     photo_model = Photo(
         info,
         browser.WorkerModel(),
@@ -80,6 +104,11 @@ async def main() -> None:
     photo.bind()
     batch.bind()
     camera.bind()
+    from skinlens.web.keep import SaveOffer  # the history itself loads on the first save
+
+    keep = SaveOffer(info, words)
+    keep.bind()
+    photo.offer = batch.offer = camera.offer = keep.offer
     browser.stage("app", "loading", "progress.waiting-model")
     try:
         bridge = await browser.model_ready()
