@@ -4,6 +4,8 @@
 |---|---|---|
 | ``ham10000`` | dermoscopy lesions: train / val / test | by lesion (its metadata) |
 | ``pad-ufes-20`` | smartphone close-ups: train / val / test | by patient (its metadata) |
+| ``fitzpatrick17k-lesions`` | clinical photos, skin types I-VI | ``train`` / ``val`` by image,
+  stratified by class and skin type (:func:`fitzpatrick`) |
 | ``derm7pt`` | dermoscopy from another atlas | ``external``: evaluation only |
 | ``nonlesion-imagenet`` | photos that are not skin lesions | ``train`` / ``val`` by file hash |
 
@@ -21,9 +23,12 @@ from pathlib import Path
 from training.data import ROOT, load_samples
 
 DEFAULT_ROOT = ROOT.parent / "shared" / "data"
-LESION_SOURCES = ("ham10000", "pad-ufes-20", "derm7pt")
+FITZPATRICK = "fitzpatrick17k-lesions"
+LESION_SOURCES = ("ham10000", "pad-ufes-20", FITZPATRICK, "derm7pt")
 NONLESION = "nonlesion-imagenet"
-DERMOSCOPIC = {"ham10000": True, "derm7pt": True, "pad-ufes-20": False}
+DERMOSCOPIC = {"ham10000": True, "derm7pt": True, "pad-ufes-20": False, FITZPATRICK: False}
+# Fitzpatrick skin types reported together (issue 15): light, intermediate, dark.
+SKIN_GROUPS = {1: "I-II", 2: "I-II", 3: "III-IV", 4: "III-IV", 5: "V-VI", 6: "V-VI"}
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,11 @@ class Item:
     split: str
     dx: str | None  # HAM10000 class code; None for a non-lesion photo
     group: str  # lesion or patient id: what must not cross splits
+    skin_type: int | None = None  # Fitzpatrick I-VI where the source records it
+
+    @property
+    def skin_group(self) -> str | None:
+        return SKIN_GROUPS.get(self.skin_type or 0)
 
     @property
     def is_lesion(self) -> bool:
@@ -67,12 +77,37 @@ def derm7pt(root: Path) -> list[Item]:
     ]
 
 
+def _unit_hash(name: str) -> float:
+    """A stable number in [0, 1] from a name (the same on every machine)."""
+    return int(hashlib.sha256(name.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+
+
+def fitzpatrick(root: Path, val_fraction: float = 0.2) -> list[Item]:
+    """Fitzpatrick17k lesions, split by image (the set has no patient ids) into train and
+    val, stratified by class and skin type: within each (dx, skin type) stratum, images
+    ordered by a hash of their name, every image whose running share crosses a multiple
+    of ``val_fraction`` goes to val. Another part of the same set is kept back by its
+    publisher for evaluation; this one never yields ``test``."""
+    base = root / FITZPATRICK
+    rows = sorted(_rows(base / "labels.csv"), key=lambda r: _unit_hash(r["image"]))
+    seen: dict[tuple[str, str], int] = {}
+    out = []
+    for r in rows:
+        key = (r["dx"], r["fitzpatrick"])
+        k = seen[key] = seen.get(key, 0) + 1
+        split = "val" if int(k * val_fraction) > int((k - 1) * val_fraction) else "train"
+        skin = int(r["fitzpatrick"])
+        path = base / "images" / f"{r['image']}.jpg"
+        out.append(Item(path, FITZPATRICK, split, r["dx"], r["image"], skin if skin > 0 else None))
+    return out
+
+
 def nonlesion(root: Path, val_fraction: float = 0.2) -> list[Item]:
     """ImageNet photos, split by a hash of the file name (stable across machines)."""
     out = []
     for path in sorted((root / NONLESION / "images").iterdir()):
-        h = int(hashlib.sha256(path.name.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
-        out.append(Item(path, NONLESION, "val" if h < val_fraction else "train", None, path.stem))
+        split = "val" if _unit_hash(path.name) < val_fraction else "train"
+        out.append(Item(path, NONLESION, split, None, path.stem))
     return out
 
 
@@ -81,7 +116,13 @@ def available(root: Path) -> list[str]:
     return [s for s in (*LESION_SOURCES, NONLESION) if (root / s).is_dir()]
 
 
-LOADERS = {"ham10000": ham10000, "pad-ufes-20": pad_ufes, "derm7pt": derm7pt, NONLESION: nonlesion}
+LOADERS = {
+    "ham10000": ham10000,
+    "pad-ufes-20": pad_ufes,
+    FITZPATRICK: fitzpatrick,
+    "derm7pt": derm7pt,
+    NONLESION: nonlesion,
+}
 
 
 def load(root: Path, sources: list[str] | None = None) -> list[Item]:

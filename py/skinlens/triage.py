@@ -8,11 +8,17 @@ The one place that decides, for photos and live frames alike:
    all?) against its threshold (:func:`out_of_distribution`). A rejected input gets no class
    verdict.
 3. **Escalation**: the priority starts at the top class's; every class listed in
-   ``thresholds.escalation`` whose probability reaches its threshold (chosen on the
-   validation split for high sensitivity) raises it to the class's escalation priority; the
-   most urgent level wins. Why not "priority of the top class": melanoma 31% / naevus 62%
-   would then be "Low", and a 31% melanoma risk is exactly what screening must not wave
-   through (:func:`decide`).
+   ``thresholds.escalation`` whose probability reaches its threshold raises it to the
+   class's escalation priority; the most urgent level wins. Why not "priority of the top
+   class": melanoma 31% / naevus 62% would then be "Low", and a 31% melanoma risk is exactly
+   what screening must not wave through (:func:`decide`).
+   A class may have a second, **lower tier** (``thresholds.escalation_lower``, its level and
+   advice in the metadata's ``escalation_lower``): for melanoma, "Urgent: see a
+   dermatologist within 1-2 weeks" needs a high probability, chosen on pooled val of every
+   source within a false-alarm budget, while a lower probability still gets "have it
+   checked within weeks" (chosen for sensitivity). One threshold could not do both: set for
+   sensitivity it called most benign moles of other clinics Urgent; set for false alarms it
+   would wave melanomas through.
 4. **Low confidence**: without an escalation, a top probability below
    ``thresholds.min_confidence`` is not assessed either.
 
@@ -92,6 +98,8 @@ class Escalation:
     priority: str
     prob: float
     threshold: float
+    tier: str = "upper"  # "upper", or "lower" (the milder of a class's two levels)
+    advice: str = ""  # wording key suffix of the recommendation ("" = the priority's)
 
     @property
     def reached(self) -> bool:
@@ -121,6 +129,13 @@ class Assessment:
     error: SkinlensError | None = None
     photo_type: str | None = None
     """``dermoscopic`` or ``close_up`` for a photo the model ran on; ``None`` otherwise."""
+    advice: str = ""
+    """Which recommendation the page shows (``recommendation.<advice>``): the priority's
+    own, or a decisive rule's (the lower melanoma tier has words of its own)."""
+
+    def __post_init__(self) -> None:
+        if not self.advice:
+            object.__setattr__(self, "advice", self.priority)
 
     @property
     def rejected(self) -> bool:
@@ -185,12 +200,16 @@ def _rank(priority: str) -> int:
 
 
 def escalations(probs: Sequence[float], info: ModelInfo) -> tuple[Escalation, ...]:
-    """Every escalation rule of the metadata, checked against ``probs``."""
+    """Every escalation rule of the metadata (both tiers), checked against ``probs``."""
     out = []
     for code, limit in info.thresholds.get("escalation", {}).items():
         index = info.codes.index(code)
         level = info.escalation.get(code, info.classes[index].priority)
         out.append(Escalation(code, level, float(probs[index]), float(limit)))
+    for code, limit in info.thresholds.get("escalation_lower", {}).items():
+        rule = info.escalation_lower[code]
+        p = float(probs[info.codes.index(code)])
+        out.append(Escalation(code, rule["priority"], p, float(limit), "lower", rule["advice"]))
     return tuple(out)
 
 
@@ -221,6 +240,7 @@ def decide(
         escalations=checks,
         escalated_by=by,
         ood=ood,
+        advice=next((e.advice for e in by if e.advice), priority),
     )
 
 

@@ -22,7 +22,7 @@ from skinlens.decode import DecodeInfo
 from skinlens.dicom import DicomInfo
 from skinlens.metadata import ModelInfo
 from skinlens.photo import PhotoResult
-from skinlens.triage import Assessment
+from skinlens.triage import Assessment, Escalation
 from skinlens.wording import Wording
 
 _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;"})
@@ -153,8 +153,23 @@ def explain(a: Assessment, info: ModelInfo, w: Wording) -> list[str]:
                     top=top,
                 )
             )
+            upper = [u for u in a.escalations if u.code == e.code and u.tier == "upper"]
+            if e.tier == "lower" and upper:
+                lines.append(
+                    w.text(
+                        "explain.tier-lower",
+                        prob=fmt_pct(e.prob, w),
+                        urgent=fmt_pct(upper[0].threshold, w),
+                    )
+                )
         if not decisive:
             lines.append(w.text("explain.top-class", top=top, prob=fmt_pct(a.top_prob, w)))
+        # Per class, the lowest threshold it did not reach, when it reached none of its own.
+        reached = {e.code for e in a.escalations if e.reached}
+        lowest: dict[str, Escalation] = {}
+        for e in sorted(a.escalations, key=lambda e: -e.threshold):
+            if e.code not in reached and e.code != a.label:
+                lowest[e.code] = e
         below = [
             w.text(
                 "explain.below-item",
@@ -162,8 +177,7 @@ def explain(a: Assessment, info: ModelInfo, w: Wording) -> list[str]:
                 prob=fmt_pct(e.prob, w),
                 threshold=fmt_pct(e.threshold, w),
             )
-            for e in a.escalations
-            if not e.reached and e.code != a.label
+            for e in lowest.values()
         ]
         if below:
             lines.append(w.text("explain.below", items=w.text("list.separator").join(below)))
@@ -246,7 +260,7 @@ def result_html(
     rec = (
         f'<div class="recommendation badge-{esc(a.priority)}"><p><strong>'
         f"{esc(w.text('result.what-to-do'))}</strong> "
-        f"{esc(w.recommendation(a.priority))}</p></div>"
+        f"{esc(w.recommendation(a.advice))}</p></div>"
     )
     if a.rejected:
         # No probability bars for a rejected image: they would read as a verdict (when the

@@ -392,7 +392,7 @@ def test_pyscript_config_ships_every_file_of_the_package():
     assert set(cfg["packages"]) == {"numpy", "pillow"}
     for src, dst in cfg["files"].items():
         assert re.fullmatch(r"\./py/skinlens/(web/)?\w+\.py", src), src
-        assert dst == src.removeprefix("./py")
+        assert dst == "." + src.removeprefix("./py")
     listed = {k.removeprefix("./py/") for k in cfg["files"]}
     py = ROOT / "py"
     shipped = {p.relative_to(py).as_posix() for p in (py / "skinlens").rglob("*.py")}

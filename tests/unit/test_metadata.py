@@ -70,7 +70,7 @@ def test_escalation_map_targets_are_priorities(raw_metadata) -> None:
 def test_base_metadata_agrees_with_shipped(raw_metadata, base_metadata) -> None:
     """Training regenerates the shipped file from base_metadata.json: the keys it
     copies through must already agree."""
-    for key in ("classes", "recommendations", "escalation", "quality"):
+    for key in ("classes", "recommendations", "escalation", "quality", "change"):
         assert base_metadata[key] == raw_metadata[key], key
 
 
@@ -121,3 +121,22 @@ def test_parse_rejects_invalid_json() -> None:
 def test_parse_validates(raw_metadata) -> None:
     with pytest.raises(ValueError):
         metadata.parse(json.dumps(broken(raw_metadata, lambda r: r.pop("recommendations"))))
+
+
+def test_change_section_is_typed_and_validated(info: ModelInfo, raw_metadata) -> None:
+    t = info.change
+    assert 0 < t.area_growth < 1 and 0 < t.asymmetry_rise < 1 and 0 < t.border_rise < 1
+    assert t.new_colours >= 1
+    assert t.new_colour_absent < t.colour_min_share < t.new_colour_share
+    assert t.mel_threshold == raw_metadata["thresholds"]["escalation"]["mel"]
+    with pytest.raises(ValueError, match="change section"):
+        validate(broken(raw_metadata, lambda m: m["change"].pop("border_rise")))
+
+
+def test_model_id_names_the_model_and_follows_its_content(raw_metadata) -> None:
+    ident = ModelInfo(raw_metadata).model_id
+    assert ident.startswith(raw_metadata["name"] + "@") and len(ident.split("@")[1]) == 12
+    recalibrated = broken(raw_metadata, lambda m: m["calibration"].update(temperature=9.0))
+    assert ModelInfo(recalibrated).model_id != ident
+    versioned = broken(raw_metadata, lambda m: m.update(version="2"))
+    assert ModelInfo(versioned).model_id == f"{raw_metadata['name']}@2"

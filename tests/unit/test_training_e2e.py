@@ -30,6 +30,7 @@ from skinlens import preprocess
 
 CODES = ["akiec", "bcc", "bkl", "df", "mel", "nv", "vasc"]
 PAD_CODES = ["akiec", "bcc", "bkl", "mel", "nv"]
+FITZ = "fitzpatrick17k-lesions"
 
 
 def _lesion(rng: np.random.Generator, ci: int, shape=(60, 80)) -> Image.Image:
@@ -50,7 +51,7 @@ def _csv(path: Path, rows: list[dict]) -> None:
 
 def make_sources(root: Path) -> None:
     rng = np.random.default_rng(0)
-    for name in ("ham10000", "pad-ufes-20", "derm7pt", "nonlesion-imagenet"):
+    for name in ("ham10000", "pad-ufes-20", "derm7pt", "nonlesion-imagenet", FITZ):
         (root / name / "images").mkdir(parents=True)
     ham, pad, derm = [], [], []
     for split, n in (("train", 3), ("val", 2), ("test", 2)):
@@ -72,6 +73,12 @@ def make_sources(root: Path) -> None:
     _csv(root / "ham10000" / "metadata.csv", ham)
     _csv(root / "pad-ufes-20" / "metadata.csv", pad)
     _csv(root / "derm7pt" / "labels.csv", derm)
+    fitz = []
+    for k in range(36):  # every skin type 1-6 for each of the six classes (no nevi)
+        code = [c for c in CODES if c != "nv"][k % 6]
+        _lesion(rng, CODES.index(code), (80, 100)).save(root / FITZ / "images" / f"f{k:02d}.jpg")
+        fitz.append({"image": f"f{k:02d}", "dx": code, "label": code, "fitzpatrick": k // 6 + 1})
+    _csv(root / FITZ / "labels.csv", fitz)
     for k in range(24):
         grass = np.clip(rng.normal((60, 140, 50), 25, (70, 90, 3)), 0, 255).astype(np.uint8)
         Image.fromarray(grass).save(root / "nonlesion-imagenet" / "images" / f"n{k:03d}_x.jpg")
@@ -102,6 +109,7 @@ def test_tiny_train_export_evaluate(tmp_path: Path) -> None:
     info = skmeta.load(model_dir / "metadata.json")
     assert info.codes == CODES and info.input_size == 64 and info.temperature > 0
     assert set(info.thresholds["escalation"]) == {"mel", "bcc", "akiec"}
+    assert info.thresholds["escalation_lower"]["mel"] <= info.thresholds["escalation"]["mel"]
     assert np.isfinite(info.thresholds["lesion"])
     assert info.raw["input"]["color_constancy"] == "shades_of_gray"
     assert set(info.raw["outputs"]) == set(spec["signature"]["outputs"])
@@ -109,8 +117,13 @@ def test_tiny_train_export_evaluate(tmp_path: Path) -> None:
     assert metrics["sources"]["ham10000/test"]["n"] == 14
     assert metrics["sources"]["derm7pt/external"]["n"] == 6
     assert "rejected" in metrics["sources"]["nonlesion-imagenet/val"]
+    fitz_val = {g for g in metrics["sources"] if g.startswith(f"{FITZ}/val:")}
+    assert fitz_val and fitz_val <= {f"{FITZ}/val:{g}" for g in ("I-II", "III-IV", "V-VI")}
+    for key in ("urgent_non_mel", "melanoma_any_tier", "cancers_flagged"):
+        assert key in metrics["sources"]["ham10000/test"]
     card = (model_dir / "MODEL_CARD.md").read_text()
     assert "CC BY-NC-SA 4.0" in card and "CC BY 4.0" in card and "derm7pt/external" in card
+    assert "CC BY-NC-SA 3.0" in card and "Per skin type" in card
 
     from training.tfjs_graph import TfjsGraph
 

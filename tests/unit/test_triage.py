@@ -258,3 +258,45 @@ def test_shipped_metadata_works_end_to_end(info) -> None:
     a = assess(np.zeros(7), 0.0, info)
     assert a.state in ("done", "rejected")
     assert a.probs is not None and len(a.probs) == 7
+
+
+# ------------------------------------------------------------- two melanoma tiers
+
+
+def two_tier(raw_metadata, lower: float = 0.08, upper: float = 0.3) -> metadata.ModelInfo:
+    """Urgent from p(mel) >= ``upper``; the lower tier (High, "have it checked within
+    weeks") from ``lower``. The tier's level and advice come from the metadata."""
+    raw = copy.deepcopy(raw_metadata)
+    raw["escalation_lower"] = {"mel": {"priority": "High", "advice": "mel-check"}}
+    return make_info(
+        raw, escalation={"mel": upper, "bcc": 0.3, "akiec": 0.4}, escalation_lower={"mel": lower}
+    )
+
+
+@pytest.mark.parametrize(
+    ("p_mel", "priority", "advice"),
+    [(0.05, "Low", "Low"), (0.12, "High", "mel-check"), (0.35, "Urgent", "Urgent")],
+)
+def test_melanoma_tiers(raw_metadata, p_mel, priority, advice) -> None:
+    info = two_tier(raw_metadata)
+    a = assess(logits_for(info, nv=0.9 - p_mel, mel=p_mel), None, info)
+    assert a.label == "nv"
+    assert (a.priority, a.advice) == (priority, advice)
+
+
+def test_lower_tier_does_not_override_a_more_urgent_class(raw_metadata) -> None:
+    """bcc's own High stays High with bcc's advice; the mel lower tier adds nothing."""
+    info = two_tier(raw_metadata)
+    a = assess(logits_for(info, bcc=0.6, mel=0.1), None, info)
+    assert (a.label, a.priority, a.advice) == ("bcc", "High", "High")
+
+
+def test_lower_tier_above_upper_is_refused(raw_metadata) -> None:
+    with pytest.raises(ValueError, match="lower tier"):
+        two_tier(raw_metadata, lower=0.4, upper=0.3)
+
+
+def test_lower_tier_needs_its_level_and_advice(raw_metadata) -> None:
+    raw = {k: v for k, v in raw_metadata.items() if k != "escalation_lower"}
+    with pytest.raises(ValueError, match="escalation_lower"):
+        make_info(raw, escalation_lower={"mel": 0.05})

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import json
 
 import numpy as np
-from skinlens import triage, view, wording
+from skinlens import metadata, triage, view, wording
 from skinlens.decode import DecodeInfo
 from skinlens.errors import DecodeError
 from skinlens.photo import PhotoResult
@@ -41,7 +42,30 @@ def test_done_result_attributes_follow_the_contract(info):
     assert float(attrs["data-lesion"]) > 0.99
 
 
+def fixed_info(info, **thresholds):
+    """The shipped metadata with temperature 1 and known escalation thresholds, so the
+    wording is checked whatever a retrained model's thresholds are."""
+    raw = copy.deepcopy(info.raw)
+    raw["calibration"]["temperature"] = 1.0
+    raw["thresholds"].update(thresholds)
+    metadata.validate(raw)
+    return metadata.ModelInfo(raw)
+
+
+def test_lower_melanoma_tier_is_explained_in_plain_words(info):
+    tiers = fixed_info(info, escalation={"mel": 0.3}, escalation_lower={"mel": 0.08})
+    a = triage.assess(outputs(5.0, nv=0.8, mel=0.12), tiers)
+    assert (a.priority, a.advice) == ("High", "mel-check")
+    lines = view.explain(a, tiers, W)
+    assert lines[0].startswith("Raised to High priority"[:9])
+    assert any("lower of two melanoma alert levels" in x and "30%" in x for x in lines)
+    html = view.result_html(PhotoResult(a), "x.jpg", tiers, "WASM", W)
+    assert W.recommendation("mel-check") in html
+    assert W.recommendation("High") not in html
+
+
 def test_escalation_is_explained_with_its_numbers(info):
+    info = fixed_info(info, escalation={"mel": 0.2, "bcc": 0.3, "akiec": 0.4})
     a = triage.assess(outputs(5.0, nv=0.6, mel=0.3), info)
     assert a.priority == "Urgent"
     lines = view.explain(a, info, W)

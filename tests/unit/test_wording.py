@@ -8,6 +8,7 @@ import pytest
 from skinlens import errors, quality, triage, wording
 from skinlens.decode import NON_IMAGES, UNSUPPORTED_IMAGES
 from skinlens.live import _CAMERA_ERRORS
+from skinlens.metadata import PRIORITY_ORDER
 
 W = wording.load()
 PHOTO_REASONS = (
@@ -106,7 +107,9 @@ def test_english_class_names_and_advice_are_the_models(info):
 def test_every_language_has_every_class_and_level(lang, info):
     w = CATALOGUES[lang]
     assert all(w.class_name(c.code) for c in info.classes)
-    assert all(w.recommendation(level) and w.priority(level) for level in info.recommendations)
+    assert all(w.recommendation(advice) for advice in info.recommendations)
+    assert all(w.priority(level) for level in (*PRIORITY_ORDER, "None"))
+    assert all(w.recommendation(r["advice"]) for r in info.escalation_lower.values())
 
 
 def test_every_static_page_key_exists():

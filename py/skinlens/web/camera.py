@@ -294,7 +294,7 @@ class LiveCamera:
             self.e["live-stability"].textContent = self.w.text(
                 "live.stable" if r.stable else "live.settling"
             )
-            self.e["live-rec"].textContent = self.w.recommendation(v.priority)
+            self.e["live-rec"].textContent = self.w.recommendation(v.advice)
         self.render_bars(v.probs if done else None)
         now = browser.now()
         if now - self.last_stats > 250:
@@ -356,7 +356,7 @@ class LiveCamera:
             "live.captured",
             name=name,
             priority=self.w.priority(priority),
-            recommendation=self.w.recommendation(priority),
+            recommendation=self.w.recommendation(v.advice if v is not None else priority),
         )
         self.e["live-captured"].hidden = False
         self.e["camera-capture"].textContent = self.w.text("live.resume")
