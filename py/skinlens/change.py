@@ -259,13 +259,18 @@ class CheckData:
     frames' sizes are comparable; ``measures`` when already computed (stored with the
     check), else they are measured from the crop."""
 
-    crop: np.ndarray
+    crop: np.ndarray | None
+    """``None`` only when ``measures`` are given."""
     probs: Sequence[float]
     photo_type: str | None = None
     measures: LesionMeasures | None = None
 
     def measured(self, colour_min_share: float) -> LesionMeasures:
-        return self.measures or measure(self.crop, colour_min_share)
+        if self.measures is not None:
+            return self.measures
+        if self.crop is None:
+            raise ValueError("a check needs its crop or its measures")
+        return measure(self.crop, colour_min_share)
 
 
 @dataclass(frozen=True)
