@@ -32,10 +32,10 @@ from pathlib import Path
 import numpy as np
 from harness import Browser, LoggedServer, open_app, wait_for
 from PIL import Image
+from skinlens import change, history, metadata, triage
 from synthetic import lesion_like
 
 from bench.common import page, workspace
-from skinlens import change, history, metadata, triage
 
 TARGETS = {"view_ready_ms": 300.0, "compare_ms": 150.0, "export_s": 10.0, "import_s": 10.0}
 CHUNK = 50
@@ -100,7 +100,8 @@ def run(browser: Browser, server: LoggedServer, tmp: Path, chunks: list[dict]) -
     for chunk in chunks:
         d.execute_async_script(
             "const done = arguments[arguments.length - 1];"
-            "skinlens.history.importAll(arguments[0]).then(() => done(true), (e) => done(e.message))",
+            "skinlens.history.importAll(arguments[0])"
+            ".then(() => done(true), (e) => done(e.message))",
             json.dumps(chunk),
         )
     out: dict = {"checks": sum(len(c["checks"]) for c in chunks)}

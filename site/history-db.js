@@ -8,7 +8,7 @@
  * Records cross the boundary as JSON text (one JSON.parse/stringify each way is far cheaper
  * than converting objects field by field), bytes as Uint8Array.
  *
- * Database "skinlens" (version DB_VERSION), object stores:
+ * Database "skinlens" (version 1 or, where a store was missing, higher), object stores:
  *   lesions  keyPath "id"
  *   checks   keyPath "id", index "lesion"
  *   images   keyPath "id" (a check's id): {id, crop, photo} -- the stored pictures, apart from
@@ -25,17 +25,15 @@
  *   wrong-passphrase   the backup's key check does not match this passphrase
  *   tampered           AES-GCM authentication failed: the file was changed
  *
- * Backup keys: master = PBKDF2-HMAC-SHA-256(passphrase as UTF-8, salt, iterations, 32 bytes);
- * the AES-GCM-256 key and the 32-byte key check are HKDF-SHA-256 expansions of the master with
- * the infos "skinlens backup aes-gcm" and "skinlens backup key check" (empty HKDF salt): one
- * PBKDF2 run yields both, and the key check tells a wrong passphrase from a tampered file
- * without revealing anything about the encryption key.
+ * Backup keys (skinlens.backup's docstring): 64 bytes of PBKDF2-HMAC-SHA-256 (passphrase as
+ * UTF-8, the header's salt and iteration count); the first 32 are the AES-GCM-256 key, the
+ * last 32 the key check stored in the header, which tells a wrong passphrase from a changed
+ * file (PBKDF2 computes each 32-byte block on its own: the check says nothing of the key).
  */
 (function () {
   "use strict";
 
   const DB_NAME = "skinlens";
-  const DB_VERSION = 1;
   const STORES = ["lesions", "checks", "images", "meta"];
   const HISTORY_CACHE_PREFIX = "skinlens-history"; // Cache Storage: none used today, cleared anyway
 
@@ -50,11 +48,27 @@
   /* ------------------------------------------------------------ database */
   let dbPromise = null;
   function open() {
-    if (dbPromise) return dbPromise;
-    dbPromise = new Promise((resolve, reject) => {
+    if (!dbPromise) {
+      // no version asked: the database as it is (a new one is made at version 1); the
+      // stores' layout has one version so far, the records' schema is Python's business
+      dbPromise = openAt(null).then((db) => {
+        // a database of this name without our stores (made by a bare indexedDB.open, e.g.
+        // from the developer tools): one version up creates them
+        if (STORES.every((s) => db.objectStoreNames.contains(s))) return db;
+        const next = db.version + 1;
+        db.close();
+        return openAt(next);
+      });
+      dbPromise.catch(() => (dbPromise = null));
+    }
+    return dbPromise;
+  }
+
+  function openAt(version) {
+    return new Promise((resolve, reject) => {
       let req;
       try {
-        req = indexedDB.open(DB_NAME, DB_VERSION);
+        req = version ? indexedDB.open(DB_NAME, version) : indexedDB.open(DB_NAME);
       } catch (e) {
         reject(fail("unavailable", e));
         return;
@@ -63,7 +77,7 @@
         const db = req.result;
         if (!db.objectStoreNames.contains("lesions")) db.createObjectStore("lesions", { keyPath: "id" });
         if (!db.objectStoreNames.contains("checks")) {
-          db.createObjectStore("checks", { keyPath: "id" }).createIndex("lesion", "lesion");
+          db.createObjectStore("checks", { keyPath: "id" }).createIndex("lesion", "lesion_id");
         }
         if (!db.objectStoreNames.contains("images")) db.createObjectStore("images", { keyPath: "id" });
         if (!db.objectStoreNames.contains("meta")) db.createObjectStore("meta", { keyPath: "key" });
@@ -79,8 +93,6 @@
       req.onerror = () => reject(fail("unavailable", req.error));
       req.onblocked = () => reject(fail("unavailable"));
     });
-    dbPromise.catch(() => (dbPromise = null));
-    return dbPromise;
   }
 
   /* One transaction over `stores`; `work(tx)` issues the requests (a synchronous throw, e.g.
@@ -264,49 +276,32 @@
 
   /* ------------------------------------------------------------ crypto */
   const enc = new TextEncoder();
+  // 64 bytes of PBKDF2-SHA-256: the AES-GCM-256 key, then the key check (skinlens.backup)
   async function keys(passphrase, salt, iterations) {
     const material = await crypto.subtle.importKey("raw", enc.encode(passphrase), "PBKDF2", false, ["deriveBits"]);
-    const master = await crypto.subtle.deriveBits(
-      { name: "PBKDF2", hash: "SHA-256", salt, iterations },
-      material,
-      256
+    const bits = new Uint8Array(
+      await crypto.subtle.deriveBits({ name: "PBKDF2", hash: "SHA-256", salt, iterations }, material, 512)
     );
-    const hkdf = await crypto.subtle.importKey("raw", master, "HKDF", false, ["deriveBits", "deriveKey"]);
-    const expand = (info) => ({ name: "HKDF", hash: "SHA-256", salt: new Uint8Array(0), info: enc.encode(info) });
-    const key = await crypto.subtle.deriveKey(
-      expand("skinlens backup aes-gcm"),
-      hkdf,
-      { name: "AES-GCM", length: 256 },
-      false,
-      ["encrypt", "decrypt"]
-    );
-    const check = new Uint8Array(await crypto.subtle.deriveBits(expand("skinlens backup key check"), hkdf, 256));
-    return { key, check };
+    const key = await crypto.subtle.importKey("raw", bits.slice(0, 32), "AES-GCM", false, ["encrypt", "decrypt"]);
+    return { key, check: bits.slice(32) };
   }
 
-  // -> {ciphertext, keyCheck} (Uint8Array); aad: bytes authenticated with it (the header)
-  async function encrypt(passphrase, salt, iv, iterations, plaintext, aad) {
+  // -> {ciphertext (its 128-bit tag at the end), keyCheck} as Uint8Array
+  async function encrypt(passphrase, salt, iv, iterations, plaintext) {
     const k = await keys(passphrase, salt, iterations);
-    const params = { name: "AES-GCM", iv };
-    if (aad) params.additionalData = aad;
-    const ciphertext = new Uint8Array(await crypto.subtle.encrypt(params, k.key, plaintext));
+    const ciphertext = new Uint8Array(await crypto.subtle.encrypt({ name: "AES-GCM", iv }, k.key, plaintext));
     return { ciphertext, keyCheck: k.check };
   }
 
-  // The key check of a passphrase (the backup's header stores it before encrypting).
-  async function keyCheck(passphrase, salt, iterations) {
-    return (await keys(passphrase, salt, iterations)).check;
-  }
-
-  async function decrypt(passphrase, salt, iv, iterations, expectedCheck, ciphertext, aad) {
+  // The plaintext; a key check that differs (compared in constant time) is a wrong
+  // passphrase, an authentication failure after a matching one is a changed file.
+  async function decrypt(passphrase, salt, iv, iterations, expectedCheck, ciphertext) {
     const k = await keys(passphrase, salt, iterations);
-    let same = k.check.length === expectedCheck.length;
-    for (let i = 0; same && i < k.check.length; i++) same = k.check[i] === expectedCheck[i];
-    if (!same) throw fail("wrong-passphrase");
-    const params = { name: "AES-GCM", iv };
-    if (aad) params.additionalData = aad;
+    let diff = k.check.length ^ expectedCheck.length;
+    for (let i = 0; i < k.check.length; i++) diff |= k.check[i] ^ (expectedCheck[i] || 0);
+    if (diff) throw fail("wrong-passphrase");
     try {
-      return new Uint8Array(await crypto.subtle.decrypt(params, k.key, ciphertext));
+      return new Uint8Array(await crypto.subtle.decrypt({ name: "AES-GCM", iv }, k.key, ciphertext));
     } catch (e) {
       throw fail("tampered", e);
     }
@@ -330,7 +325,6 @@
   window.skinlens = window.skinlens || {};
   window.skinlens.history = {
     DB_NAME,
-    DB_VERSION,
     open: () => open().then(() => true),
     all,
     images,
@@ -347,7 +341,6 @@
     persist,
     encrypt,
     decrypt,
-    keyCheck,
     randomBytes,
     download,
   };

@@ -54,10 +54,11 @@ def show_backend(info, w: wording.Wording) -> None:
 async def history_view(info, words: wording.Wording) -> None:
     """``?view=history``: my lesions; checks saved with another model are re-scored once the
     model is ready."""
+    started = browser.now()
     from skinlens.web.history import HistoryPage  # loaded for this view only
 
     page = HistoryPage(info, words)
-    await page.run()
+    await page.run(started)
     try:
         bridge = await browser.model_ready()
     except JsException as e:
@@ -89,7 +90,11 @@ async def main() -> None:
             fatal(words.text("speed.failed", cause=browser.error_text(e)))
         return
     if browser.query_param("view") == "history":
-        await history_view(info, words)
+        try:
+            await history_view(info, words)
+        except Exception as e:  # a bug: say so on the page rather than "loading" for ever
+            fatal(words.text("lesions.failed", cause=browser.error_text(e)))
+            browser.warn(f"skinlens history: {e!r}")
         return
     photo_model = Photo(
         info,

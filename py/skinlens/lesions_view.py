@@ -38,8 +38,6 @@ class LesionRow:
     checks: int
     priority: str
     changed: bool
-    label: str
-    """The class of the latest check (``""`` when it could not be assessed)."""
 
 
 def date_text(iso: str, w: Wording) -> str:
@@ -120,7 +118,7 @@ def timeline_html(
         src = thumbs.get(c["id"])
         img = f'<img src="{esc(src)}" alt="" width="64" height="64">' if src else "<span></span>"
         model = res.get("model") or ""
-        older = [r.get("model", "") for r in c.get("previous_results", [])]
+        older = [r.get("model", "") for r in c.get("history", [])]
         model_text = w.text("lesions.model", model=model)
         if older:
             model_text += " " + w.text("lesions.rescored", models=", ".join(older))

@@ -9,8 +9,8 @@ two tests that share the module's browser:
    and offline reload keep the same ``data-*``; compare; export; refused imports (tampered,
    truncated, not a backup, wrong passphrase) change nothing; delete everything (nothing left
    in IndexedDB); import with the right passphrase brings every check back with byte-identical
-   crops; a full disk (a tiny quota, CDP ``Storage.overrideQuotaForOrigin``) refuses a third
-   check with ``quota`` and loses nothing.
+   crops; a full disk (IndexedDB's QuotaExceededError, raised in the page by the put of the
+   third check's picture) refuses that check with ``quota`` and loses nothing.
 2. ``test_previous_schema_opens_and_migrates``: records written by schema 1 with raw
    IndexedDB calls appear in the view and are stored migrated.
 
@@ -19,14 +19,25 @@ Run: ``python -m pytest tests/browser/test_history.py -m browser``.
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import READY_TIMEOUT, RESULT_TIMEOUT, Browser, LoggedServer, open_app, wait_for
+from harness import (
+    READY_TIMEOUT,
+    RESULT_TIMEOUT,
+    Browser,
+    LoggedServer,
+    console_errors,
+    open_app,
+    wait_for,
+)
 from imagegen import write_lesion_jpeg
+from PIL import Image
 
 import serve
 
@@ -37,6 +48,8 @@ SW_TIMEOUT = 300.0
 
 DUMP_JS = """
 const done = arguments[arguments.length - 1];
+indexedDB.databases().then((dbs) => {
+if (!dbs.some((x) => x.name === 'skinlens')) { done({}); return; }  // never create it here
 const req = indexedDB.open('skinlens');
 req.onsuccess = () => {
   const db = req.result;
@@ -51,6 +64,7 @@ req.onsuccess = () => {
   tx.oncomplete = () => { db.close(); done(out); };
 };
 req.onerror = () => done({error: String(req.error)});
+});
 """
 
 LESIONS_JS = """
@@ -84,16 +98,28 @@ def attr(driver, selector: str, name: str) -> str | None:
     )
 
 
-def wait_attr(driver, selector: str, name: str, values: tuple[str, ...], what: str) -> str:
+def wait_attr(
+    driver,
+    selector: str,
+    name: str,
+    values: tuple[str, ...],
+    what: str,
+    timeout: float = RESULT_TIMEOUT,
+) -> str:
     return wait_for(
         lambda: (v := attr(driver, selector, name)) in values and v,
-        RESULT_TIMEOUT,
+        timeout,
         f"{what} ({selector}[{name}] in {values})",
     )
 
 
 def click(driver, selector: str) -> None:
-    driver.execute_script("document.querySelector(arguments[0]).click()", selector)
+    """A click event on any element (SVG shapes have no ``click()``)."""
+    driver.execute_script(
+        "document.querySelector(arguments[0])"
+        ".dispatchEvent(new MouseEvent('click', {bubbles: true}))",
+        selector,
+    )
 
 
 def classify(driver, path: Path, seq: int) -> dict[str, str]:
@@ -101,13 +127,16 @@ def classify(driver, path: Path, seq: int) -> dict[str, str]:
     wait_for(
         lambda: driver.execute_script(
             "const r = document.getElementById('result');"
-            "return r.dataset.seq === arguments[0] && ['done', 'rejected'].includes(r.dataset.state)",
+            "return r.dataset.seq === arguments[0]"
+            " && ['done', 'rejected'].includes(r.dataset.state)",
             str(seq),
         ),
         RESULT_TIMEOUT,
         f"#result for {path.name}",
     )
-    res = driver.execute_script("return Object.assign({}, document.getElementById('result').dataset)")
+    res = driver.execute_script(
+        "return Object.assign({}, document.getElementById('result').dataset)"
+    )
     assert res["state"] == "done", res
     return res
 
@@ -144,25 +173,41 @@ def save(driver, *, lesion: str = "new", name: str = "", region: str = "") -> st
     return wait_attr(driver, "#history-save-status", "data-state", ("saved", "error"), "save")
 
 
-def open_history(driver, url: str) -> None:
-    driver.get(url + "?view=history")
-    wait_attr(driver, "#history-view", "data-state", ("ready",), "the history view")
+def open_history(browser: Browser, url: str) -> None:
+    """``?view=history`` until its list is on screen (or fail with the page's words)."""
+    d = browser.driver
+    d.get(url + "?view=history")
+    state = wait_for(
+        lambda: d.execute_script(
+            "const v = document.getElementById('history-view');"
+            "const e = document.body.dataset.error;"
+            "return e ? 'page error: ' + e : (v.dataset.state !== 'loading' && v.dataset.state)"
+        ),
+        READY_TIMEOUT,
+        "the history view",
+    )
+    if state != "ready":
+        tail = "\n".join(console_errors(browser)[-10:])
+        raise AssertionError(f"history view: {state}\n{tail}")
 
 
 def show_lesion(driver, lesion_id: str) -> list[dict[str, Any]]:
     click(driver, f'#lesions [data-lesion="{lesion_id}"]')
     wait_for(
-        lambda: attr(driver, "#lesion-detail", "data-lesion") == lesion_id
-        and not driver.execute_script("return document.getElementById('lesion-detail').hidden"),
+        lambda: (
+            attr(driver, "#lesion-detail", "data-lesion") == lesion_id
+            and not driver.execute_script("return document.getElementById('lesion-detail').hidden")
+        ),
         RESULT_TIMEOUT,
         "the lesion's timeline",
     )
     return driver.execute_script(TIMELINE_JS)
 
 
-def view_state(driver, url: str, lesion_id: str) -> tuple[list[dict], list[dict]]:
-    open_history(driver, url)
-    return driver.execute_script(LESIONS_JS), show_lesion(driver, lesion_id)
+def view_state(browser: Browser, url: str, lesion_id: str) -> tuple[list[dict], list[dict]]:
+    open_history(browser, url)
+    d = browser.driver
+    return d.execute_script(LESIONS_JS), show_lesion(d, lesion_id)
 
 
 def backup_import(driver, path: Path, passphrase: str) -> dict[str, str | None]:
@@ -207,7 +252,7 @@ def test_history_story(story):
     open_app(b, LoggedServer(srv, tmp / "requests.log"))
 
     # 1. two checks of one lesion, from two different photos
-    photos = [write_lesion_jpeg(tmp / f"mole-{i}.jpg", seed=i) for i in (11, 12)]
+    photos = [write_lesion_jpeg(tmp / f"mole-{i}.jpg", seed=i) for i in (1, 2)]
     classify(d, photos[0], 1)
     assert save(d, name="Mole <left> shoulder", region="back-left-upper-arm") == "saved"
     lesion_id = attr(d, "#history-save-status", "data-lesion")
@@ -216,7 +261,7 @@ def test_history_story(story):
     assert save(d, lesion=lesion_id) == "saved"
 
     # 2. the history view, after a reload
-    lesions, timeline = view_state(d, url, lesion_id)
+    lesions, timeline = view_state(b, url, lesion_id)
     assert len(lesions) == 1 and lesions[0]["name"] == "Mole <left> shoulder", lesions
     assert lesions[0]["region"] == "back-left-upper-arm" and lesions[0]["checks"] == "2"
     assert lesions[0]["priority"] in ("Urgent", "High", "Medium", "Low"), lesions
@@ -224,20 +269,23 @@ def test_history_story(story):
     for t in timeline:
         assert t["date"][:4].isdigit() and "T" in t["date"], t  # ISO
         assert len(json.loads(t["probs"])) == 7 and t["label"] and t["model"], t
-    assert d.execute_script("return document.querySelectorAll('#lesions-map circle.dot').length") == 1
+    assert (
+        d.execute_script("return document.querySelectorAll('#lesions-map circle.dot').length") == 1
+    )
 
     # 3. offline: the service worker has the app; stop the server and reload
     wait_for(
         lambda: d.execute_script(
             "const s = document.getElementById('pwa-status');"
-            "return !!navigator.serviceWorker.controller && s && s.dataset.state === 'offline-ready'"
+            "return !!navigator.serviceWorker.controller"
+            " && !!s && s.dataset.state === 'offline-ready'"
         ),
         SW_TIMEOUT,
         "the service worker's precache (offline-ready)",
     )
     srv.stop()
     story["stopped"] = True
-    assert view_state(d, url, lesion_id) == (lesions, timeline)
+    assert view_state(b, url, lesion_id) == (lesions, timeline)
 
     # 4. compare the two checks
     for pick in d.find_elements("css selector", "#timeline input.compare-pick"):
@@ -268,7 +316,10 @@ def test_history_story(story):
     )
     good = files[0]
     data = good.read_bytes()
-    assert b"skinlens" not in data[200:] and before_crops[next(iter(before_crops))][:40].encode() not in data
+    assert (
+        b"skinlens" not in data[200:]
+        and before_crops[next(iter(before_crops))][:40].encode() not in data
+    )
 
     # 6. refused imports change nothing: a tampered byte, a truncated file, not a backup
     bad = {
@@ -306,29 +357,37 @@ def test_history_story(story):
     assert sorted(json.dumps(c, sort_keys=True) for c in after["checks"]) == sorted(
         json.dumps(c, sort_keys=True) for c in before["checks"]
     )
-    assert view_state(d, url, lesion_id) == (lesions, timeline)
+    assert view_state(b, url, lesion_id) == (lesions, timeline)
 
-    # 9. a full disk: the third check is refused with "quota", the first two stay
-    origin = url.rstrip("/")
-    usage = json.loads(
-        d.execute_async_script(
-            "const done = arguments[arguments.length - 1];"
-            "navigator.storage.estimate().then((e) => done(JSON.stringify(e)))"
-        )
-    )["usage"]
+    # 9. a full disk: the third check is refused with "quota", the first two stay. The
+    # browser's refusal is simulated where IndexedDB raises it: the put of the check's
+    # picture (the last write of the save's transaction) throws QuotaExceededError, so the
+    # lesion and check records put before it in the same transaction must roll back too.
     open_app(b, LoggedServer(srv, tmp / "requests.log"))
     classify(d, photos[1], 1)
-    d.execute_cdp_cmd(
-        "Storage.overrideQuotaForOrigin", {"origin": origin, "quotaSize": int(usage) + 2000}
+    d.execute_script(QUOTA_JS)
+    assert save(d, lesion=lesion_id) == "error"
+    assert attr(d, "#history-save-status", "data-reason") == "quota"
+    assert "full" in d.find_element("id", "history-save-status").text
+    assert d.execute_script("return window.__quotaThrown") == 1
+    after = dump(d)
+    assert len(after["checks"]) == 2 and crops(d) == before_crops
+    assert sorted(json.dumps(r, sort_keys=True) for r in after["lesions"]) == sorted(
+        json.dumps(r, sort_keys=True) for r in before["lesions"]
     )
-    try:
-        assert save(d, lesion=lesion_id) == "error"
-        assert attr(d, "#history-save-status", "data-reason") == "quota"
-        assert d.find_element("id", "history-save-status").text
-    finally:
-        d.execute_cdp_cmd("Storage.overrideQuotaForOrigin", {"origin": origin})
-    assert crops(d) == before_crops
-    assert len(dump(d)["checks"]) == 2
+
+
+QUOTA_JS = """
+window.__quotaThrown = 0;
+const put = IDBObjectStore.prototype.put;
+IDBObjectStore.prototype.put = function (value) {
+  if (this.name === 'images') {
+    window.__quotaThrown += 1;
+    throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
+  }
+  return put.apply(this, arguments);
+};
+"""
 
 
 V1_JS = """
@@ -357,20 +416,49 @@ del.onsuccess = () => {
 """
 
 
-def test_previous_schema_opens_and_migrates(story):
-    """Schema-1 records (as an older skinlens stored them) open in the view and are stored
-    again in the current schema."""
-    from skinlens import history
+def test_previous_schema_opens_and_migrates(story, model_files):
+    """Schema-1 records (a check's verdict at its top level, no model named; a lesion without
+    a reminder), written with raw IndexedDB calls, open in the view, are stored again in the
+    current schema, and the check is re-scored by the loaded model (its old result kept)."""
+    from skinlens import history, metadata
+    from synthetic import lesion_like
 
-    d = story["browser"].driver
+    b: Browser = story["browser"]
+    d = b.driver
     url = story["srv"].url
-    lesion, check = history.example_v1()
-    image = {"id": check["id"], "crop": history.example_crop_b64(), "photo": None}
-    d.get(url + "?view=history")
-    wait_attr(d, "#history-view", "data-state", ("ready", "error"), "the history view")
-    assert d.execute_async_script(V1_JS, lesion, check, image) is True
-    lesions, timeline = view_state(d, url, lesion["id"])
-    assert [x["name"] for x in lesions] == [lesion["name"]]
-    assert len(timeline) == 1 and timeline[0]["check"] == check["id"]
+    buf = io.BytesIO()
+    Image.fromarray(lesion_like(224, seed=5)).save(buf, "PNG")
+    crop = base64.b64encode(buf.getvalue()).decode("ascii")
+    lesion = {
+        "id": "v1-lesion",
+        "name": "old mole",
+        "region": "front-abdomen",
+        "created": "2025-01-02T10:00:00Z",
+    }
+    check = {
+        "id": "v1-check",
+        "lesion_id": "v1-lesion",
+        "date": "2025-01-02T10:00:00Z",
+        "probs": [0.02, 0.03, 0.05, 0.01, 0.09, 0.78, 0.02],
+        "priority": "Low",
+        "label": "nv",
+        "photo_type": "dermoscopic",
+    }
+    d.get(url + "manifest.webmanifest")  # this origin, nothing of the history open
+    assert d.execute_async_script(V1_JS, lesion, check, {"id": "v1-check", "crop": crop}) is True
+    lesions, timeline = view_state(b, url, "v1-lesion")
+    assert [(x["name"], x["region"], x["checks"]) for x in lesions] == [
+        ("old mole", "front-abdomen", "1")
+    ]
+    assert [t["check"] for t in timeline] == ["v1-check"]
     stored = dump(d)
-    assert {r["schema"] for r in stored["lesions"] + stored["checks"]} == {history.SCHEMA_VERSION}
+    assert {r["schema"] for r in stored["lesions"] + stored["checks"]} == {2}
+    assert stored["lesions"][0]["next_due"] is None
+    assert stored["checks"][0]["measures"]["found"] in (True, False)
+    # re-scored from the stored crop by the loaded model, the schema-1 result kept
+    wait_attr(d, "#history-view", "data-rescored", ("1",), "re-scoring", READY_TIMEOUT)
+    info = metadata.load(model_files / "metadata.json")
+    rescored = dump(d)["checks"][0]
+    assert rescored["result"]["model"] == info.model_id
+    assert rescored["history"][0]["model"] == history.UNKNOWN_MODEL
+    assert rescored["history"][0]["probs"] == check["probs"]

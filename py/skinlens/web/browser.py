@@ -482,9 +482,9 @@ class HistoryStore:
         return bool(await self._call("persist"))
 
     async def encrypt(
-        self, passphrase: str, salt: bytes, iv: bytes, iterations: int, plain: bytes, aad: bytes
+        self, passphrase: str, salt: bytes, iv: bytes, iterations: int, plain: bytes
     ) -> tuple[bytes, bytes]:
-        """``(ciphertext with its GCM tag, key check)``; see history-db.js for the keys."""
+        """``(ciphertext with its GCM tag, key check)``; the keys: history-db.js."""
         out = await self._call(
             "encrypt",
             passphrase,
@@ -492,13 +492,8 @@ class HistoryStore:
             _bytes_to_js(iv),
             iterations,
             _bytes_to_js(plain),
-            _bytes_to_js(aad),
         )
         return out.ciphertext.to_bytes(), out.keyCheck.to_bytes()
-
-    async def key_check(self, passphrase: str, salt: bytes, iterations: int) -> bytes:
-        out = await self._call("keyCheck", passphrase, _bytes_to_js(salt), iterations)
-        return out.to_bytes()
 
     async def decrypt(
         self,
@@ -508,7 +503,6 @@ class HistoryStore:
         iterations: int,
         key_check: bytes,
         ciphertext: bytes,
-        aad: bytes,
     ) -> bytes:
         """The plaintext; :class:`StoreError` ``wrong-passphrase`` or ``tampered``."""
         out = await self._call(
@@ -519,7 +513,6 @@ class HistoryStore:
             iterations,
             _bytes_to_js(key_check),
             _bytes_to_js(ciphertext),
-            _bytes_to_js(aad),
         )
         return out.to_bytes()
 
