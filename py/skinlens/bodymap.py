@@ -151,7 +151,7 @@ def svg(w: Wording, *, svg_id: str, chosen: str | None = None, dots: Sequence[Do
         n = seen.get(d.region, 0)
         seen[d.region] = n + 1
         cx, cy = region.centre
-        cx += (n % 3 - 1) * 5 * (n > 0)
+        cx += (0, 5, -5)[n % 3]  # the centre, right, left; then a row lower
         cy += (n // 3) * 5
         parts.append(
             f'<circle class="dot prio-{esc(d.priority)}" data-lesion="{esc(d.lesion)}" '

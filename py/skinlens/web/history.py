@@ -296,20 +296,30 @@ class HistoryPage:
 
     # ------------------------------------------------------------ print
     async def print_report(self) -> None:
-        """ "For the doctor": the chosen lesions (none chosen: all) in ``#print-area``."""
+        """ "For the doctor": the chosen lesions (none chosen: all) in ``#print-area`` (only
+        on paper: history.css), then the browser's print dialog ("Save as PDF" works)."""
         assert self.lib is not None
         nodes = browser.el("lesions").querySelectorAll("input.print-pick:checked")
         ids = [str(n.value) for n in nodes] or [r.lesion["id"] for r in self.lib.rows()]
+        lesions = [self.lib.lesions[i] for i in ids]
         checks = {
             i: await self.lib.full_checks(c["id"] for c in self.lib.checks_of(i)) for i in ids
         }
+        statuses = {i: self.lib.status(i) for i in ids}
+        dots = [
+            bodymap.Dot(i, les["region"], statuses[i].priority, les["name"])
+            for i, les in zip(ids, lesions, strict=True)
+        ]
         area = browser.el("print-area")
         area.innerHTML = report.summary_html(
-            [self.lib.lesions[i] for i in ids],
+            lesions,
             checks,
-            self.info,
+            {i: statuses[i].changes for i in ids},
             self.w,
-            browser.today_iso(),
+            statuses=statuses,
+            map_svg=bodymap.svg(self.w, svg_id="print-map", dots=dots),
+            region_text=lambda code: bodymap.region_text(code, self.w),
+            made=browser.today_iso(),
         )
         browser.set_attrs(area, {"data-lesions": str(len(ids))})
         browser.print_page()
