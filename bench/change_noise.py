@@ -17,9 +17,6 @@ import argparse
 import csv
 import json
 import platform
-import statistics
-import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -30,19 +27,10 @@ from skinlens.change import CheckData
 from synthetic import BLUE_GREY, drawn_lesion
 
 from bench import ROOT
+from bench.py_core import timed
 
+REPEAT = 30
 METADATA = ROOT / "models" / "skinlens-lite0" / "metadata.json"
-
-
-def timed(fn: Callable[[], Any], repeat: int = 30) -> dict[str, float]:
-    """Median and minimum milliseconds of ``repeat`` calls after one warm-up."""
-    fn()
-    samples = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - start) * 1000.0)
-    return {"median_ms": round(statistics.median(samples), 2), "min_ms": round(min(samples), 2)}
 
 
 def same_lesion_pairs(limit: int) -> list[tuple[str, str]]:
@@ -65,6 +53,7 @@ def noise(info: metadata.ModelInfo, limit: int) -> dict[str, Any]:
     probs = [1.0 / len(info.codes)] * len(info.codes)
     diffs: dict[str, list[float]] = {"area": [], "asymmetry": [], "border": []}
     fired = dict.fromkeys(change.REASONS[:-1], 0)
+    any_but_size = 0
     pairs = same_lesion_pairs(limit)
     measured = 0
     for a, b in pairs:
@@ -80,12 +69,14 @@ def noise(info: metadata.ModelInfo, limit: int) -> dict[str, Any]:
         for r in c.reasons:
             if r in fired:
                 fired[r] += 1
+        any_but_size += any(r != change.GREW for r in c.reasons)
     return {
         "pairs": len(pairs),
         "both_outlined": measured,
         "median_abs_difference": {k: round(float(np.median(v)), 3) for k, v in diffs.items()},
         "p90_abs_difference": {k: round(float(np.percentile(v, 90)), 3) for k, v in diffs.items()},
         "rule_fired_share": {k: round(v / max(measured, 1), 3) for k, v in fired.items()},
+        "shape_or_colour_rule_fired_share": round(any_but_size / max(measured, 1), 3),
         "note": "HAM10000 val photos of one lesion, often at another magnification: "
         "area differences measure framing, not growth",
     }
@@ -97,10 +88,11 @@ def timings(info: metadata.ModelInfo) -> dict[str, Any]:
     probs = [1.0 / len(info.codes)] * len(info.codes)
     t = info.change
     return {
-        "lesion_mask": timed(lambda: segment.lesion_mask(a)),
-        "measure": timed(lambda: change.measure(a)),
+        "lesion_mask": timed(lambda: segment.lesion_mask(a), REPEAT),
+        "measure": timed(lambda: change.measure(a), REPEAT),
         "compare": timed(
-            lambda: change.compare(CheckData(a, probs, "dermoscopic"), CheckData(b, probs), t)
+            lambda: change.compare(CheckData(a, probs, "dermoscopic"), CheckData(b, probs), t),
+            REPEAT,
         ),
     }
 

@@ -204,7 +204,6 @@ def _check_v1_to_v2(r: dict[str, Any]) -> dict[str, Any]:
         "photo_type": r.get("photo_type"),
         "model": UNKNOWN_MODEL,
     }
-    out.setdefault("photo", None)
     out.setdefault("quality", {})
     return out
 
@@ -234,6 +233,8 @@ def migrate(record: dict[str, Any], kind: str) -> dict[str, Any]:
         out = _UPGRADES[kind][version](out)
         version += 1
     out["schema"] = SCHEMA_VERSION
+    if kind == "check":
+        out.setdefault("photo", None)  # optional in every version: the person's choice
     missing = [k for k in REQUIRED[kind] if k not in out]
     if kind == "check" and "result" in out:
         missing += [f"result.{k}" for k in RESULT_KEYS if k not in out["result"]]

@@ -31,8 +31,11 @@ RING = 0.08
 """Width of the outer ring, as a share of the side, whose median colour is the skin."""
 MIN_CONTRAST = 18.0
 """Least gap between the two Otsu classes' mean channel values (uint8 RGB distance units)
-for a lesion to count: skin texture, hair shadows and noise on lesion-free skin stay below
-about 10; the faintest synthetic and HAM10000 lesions are well above 30."""
+for a frame to have a lesion at all. Plain skin with pixel noise of 2, 4 and 8 levels
+(standard deviation) gives 2, 5 and 10; of 300 HAM10000 `val` lesion crops 99.3% reach 18
+(1st percentile 20, median 105). It only refuses frames with nothing in them: corner squares
+of the same photos often catch a dermatoscope's dark edge and pass; whether a photo shows a
+lesion is the model's ``lesion`` output."""
 OPEN_RADIUS = 2
 """The opening's square is ``2r+1`` = 5 pixels: hairs up to 4 pixels wide at 224x224 (one
 hair, or two side by side) and specks go; a lesion loses only its finest fringe."""
@@ -50,16 +53,19 @@ def otsu_threshold(values: np.ndarray, bins: int = 256) -> float:
     lo, hi = float(v.min()), float(v.max())
     if hi <= lo:
         return lo
-    hist, edges = np.histogram(v, bins=bins, range=(lo, hi))
-    centres = (edges[:-1] + edges[1:]) / 2.0
-    w0 = np.cumsum(hist).astype(np.float64)
+    # The histogram by bincount of the bin indices: np.histogram costs 4x as much in WASM.
+    width = (hi - lo) / bins
+    index = np.minimum(((v - lo) / width).astype(np.intp), bins - 1)
+    hist = np.bincount(index, minlength=bins).astype(np.float64)
+    centres = lo + (np.arange(bins) + 0.5) * width
+    w0 = np.cumsum(hist)
     w1 = w0[-1] - w0
     s0 = np.cumsum(hist * centres)
     m0 = s0 / np.maximum(w0, 1.0)
     m1 = (s0[-1] - s0) / np.maximum(w1, 1.0)
     between = w0 * w1 * (m0 - m1) ** 2
     k = int(np.argmax(between[:-1]))
-    return float(edges[k + 1])
+    return lo + (k + 1) * width
 
 
 def ring_mask(shape: tuple[int, int]) -> np.ndarray:
@@ -80,20 +86,16 @@ def lesion_channel(cc: np.ndarray) -> np.ndarray:
     """
     x = cc.astype(np.float32)
     skin = np.median(x[ring_mask(x.shape[:2])], axis=0)
-    diff = x - skin
-    dist = np.sqrt(np.einsum("ijk,ijk->ij", diff, diff))
-    lighter = diff.sum(axis=2) > 0
-    dist[lighter] *= 0.5
+    d0, d1, d2 = (x[:, :, k] - skin[k] for k in range(3))
+    dist = np.sqrt(d0 * d0 + d1 * d1 + d2 * d2)
+    dist[(d0 + d1 + d2) > 0] *= 0.5
     return dist
 
 
 def _shift_and(mask: np.ndarray, radius: int, axis: int) -> np.ndarray:
     out = mask.copy()
     n = mask.shape[axis]
-    for d in range(1, radius + 1):
-        if d >= n:
-            out[:] = False
-            break
+    for d in range(1, min(radius, n - 1) + 1):
         a = [slice(None)] * 2
         b = [slice(None)] * 2
         a[axis], b[axis] = slice(0, n - d), slice(d, n)
@@ -162,7 +164,9 @@ def components(mask: np.ndarray, diagonal: bool = True) -> tuple[np.ndarray, ...
     return rows, starts, ends, labels.reshape(-1)
 
 
-def paint(shape: tuple[int, int], rows: np.ndarray, starts: np.ndarray, ends: np.ndarray):
+def paint(
+    shape: tuple[int, int], rows: np.ndarray, starts: np.ndarray, ends: np.ndarray
+) -> np.ndarray:
     """A boolean mask with the given runs set (vectorised: +1 at starts, -1 at ends, cumsum)."""
     h, w = shape
     acc = np.zeros((h, w + 1), dtype=np.int32)
@@ -231,6 +235,16 @@ def constant_mask(cc: np.ndarray) -> np.ndarray:
     return fill_holes(nearest_to_centre(cleaned, min_pixels))
 
 
+def bounding_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    """``(top, bottom, left, right)`` of the set pixels (bottom and right exclusive), or
+    ``None`` when none is set."""
+    ys = np.flatnonzero(mask.any(axis=1))
+    xs = np.flatnonzero(mask.any(axis=0))
+    if ys.size == 0:
+        return None
+    return int(ys[0]), int(ys[-1]) + 1, int(xs[0]), int(xs[-1]) + 1
+
+
 def lesion_box(mask: np.ndarray, share: float) -> Box | None:
     """A square ``(left, top, right, bottom)`` in ``mask``'s pixel coordinates, centred on the
     lesion's bounding box, whose side is such that the lesion's larger extent fills ``share``
@@ -242,12 +256,10 @@ def lesion_box(mask: np.ndarray, share: float) -> Box | None:
     """
     if not 0.0 < share <= 1.0:
         raise ValueError("share must be in (0, 1]")
-    ys = np.flatnonzero(mask.any(axis=1))
-    xs = np.flatnonzero(mask.any(axis=0))
-    if ys.size == 0:
+    bounds = bounding_box(mask)
+    if bounds is None:
         return None
-    top, bottom = float(ys[0]), float(ys[-1] + 1)
-    left, right = float(xs[0]), float(xs[-1] + 1)
+    top, bottom, left, right = bounds
     side = max(bottom - top, right - left) / share
     cx, cy = (left + right) / 2.0, (top + bottom) / 2.0
     return (cx - side / 2.0, cy - side / 2.0, cx + side / 2.0, cy + side / 2.0)

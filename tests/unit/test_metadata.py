@@ -140,3 +140,14 @@ def test_model_id_names_the_model_and_follows_its_content(raw_metadata) -> None:
     assert ModelInfo(recalibrated).model_id != ident
     versioned = broken(raw_metadata, lambda m: m.update(version="2"))
     assert ModelInfo(versioned).model_id == f"{raw_metadata['name']}@2"
+
+
+def test_training_writes_the_change_section_through(base_metadata) -> None:
+    """training/evaluate.py builds the shipped file from base_metadata.json: the ``change``
+    thresholds arrive unchanged and read back typed."""
+    from training.evaluate import build_metadata
+
+    thresholds = {"escalation": {"mel": 0.05}, "lesion": 0.0, "dermoscopic": 0.0}
+    meta = build_metadata({"size": 224, "color_constancy": "shades_of_gray"}, 1.0, thresholds, {})
+    assert meta["change"] == base_metadata["change"]
+    assert ModelInfo(meta).change.mel_threshold == 0.05
