@@ -4,7 +4,7 @@
 
 The checks are made here (CPython, the page's own record functions of
 :mod:`skinlens.history`; crops are distinct synthetic 224x224 lesions stored as PNG, as the
-page stores them, with measures computed by :mod:`skinlens.change`) and written into the
+page stores them, with their change measures) and written into the
 page's IndexedDB through ``site/history-db.js`` (``importAll``, 50 checks per call). Then:
 
 * ``view_ready_ms``: ``#history-view[data-ms]``, the history view's start (the history module
@@ -23,16 +23,13 @@ Issue 16 targets: view ready <= 300 ms, compare <= 150 ms, export and import <= 
 from __future__ import annotations
 
 import argparse
-import base64
 import datetime
-import io
 import json
 from pathlib import Path
 
 import numpy as np
 from harness import Browser, LoggedServer, open_app, wait_for
-from PIL import Image
-from skinlens import change, history, metadata, triage
+from skinlens import backup, bodymap, history, metadata, triage
 from synthetic import lesion_like
 
 from bench.common import page, workspace
@@ -43,37 +40,30 @@ PASSPHRASE = "bench passphrase"
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def png_b64(rgb: np.ndarray) -> str:
-    buf = io.BytesIO()
-    Image.fromarray(rgb).save(buf, "PNG")
-    return base64.b64encode(buf.getvalue()).decode("ascii")
-
-
 def make_records(n_lesions: int, per_lesion: int) -> list[dict[str, list]]:
-    """Chunks of ``{lesions, checks, images}`` for ``importAll``."""
+    """Chunks of ``{lesions, checks, images}`` for ``importAll``, stored as the page stores
+    them (a check's pictures in ``images``)."""
     info = metadata.load(ROOT / "models" / "skinlens-lite0" / "metadata.json")
     rng = np.random.default_rng(0)
     start = datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC)
     chunks: list[dict[str, list]] = [{"lesions": [], "checks": [], "images": []}]
+    regions = [r.code for r in bodymap.REGIONS]
     for i in range(n_lesions):
-        lesion = history.new_lesion(f"lesion {i:02d}", "front-chest", start.isoformat())
+        lesion = history.make_lesion(
+            f"lesion {i:02d}", regions[i % len(regions)], history.now_iso(start)
+        )
         chunks[-1]["lesions"].append(lesion)
         for k in range(per_lesion):
             crop = lesion_like(224, seed=i * 1000 + k)
-            logits = rng.normal(0, 2, len(info.codes)).astype(np.float32)
-            a = triage.assess({"logits": logits[None]}, info)
-            date = (start + datetime.timedelta(days=60 * k, hours=i)).isoformat()
-            check = history.new_check(
-                lesion["id"],
-                date,
-                history.result_record(a, info.model_id),
-                quality={"source": "bench"},
-                measures=change.measure(crop).to_json(),
-            )
+            probs = rng.dirichlet(np.ones(len(info.codes)))
+            date = history.now_iso(start + datetime.timedelta(days=60 * k, hours=i))
+            result = history.result_of(triage.decide(probs, info), info)
+            check = history.make_check(lesion["id"], date, crop, result, {"source": "bench"})
             if len(chunks[-1]["checks"]) >= CHUNK:
                 chunks.append({"lesions": [], "checks": [], "images": []})
-            chunks[-1]["checks"].append(check)
-            chunks[-1]["images"].append({"id": check["id"], "crop": png_b64(crop), "photo": None})
+            record = {k: v for k, v in check.items() if k not in ("crop", "photo")}
+            chunks[-1]["checks"].append(record)
+            chunks[-1]["images"].append({"id": check["id"], "crop": check["crop"], "photo": None})
     return chunks
 
 
@@ -108,6 +98,7 @@ def run(browser: Browser, server: LoggedServer, tmp: Path, chunks: list[dict]) -
     open_app(browser, server, "view=history")
     wait_state(d, "#history-view", ("ready",))
     out["view_ready_ms"] = float(attr(d, "#history-view", "data-ms"))
+    out["view_phases_ms"] = json.loads(attr(d, "#history-view", "data-phases"))
     out["lesions_listed"] = d.execute_script(
         "return document.querySelectorAll('#lesions [data-lesion]').length"
     )
@@ -132,6 +123,7 @@ def run(browser: Browser, server: LoggedServer, tmp: Path, chunks: list[dict]) -
     wait_state(d, "#backup-status", ("exported", "error"), 300)
     out["export_s"] = float(attr(d, "#backup-status", "data-ms")) / 1000
     out["backup_mb"] = round(int(attr(d, "#backup-status", "data-bytes")) / 1e6, 1)
+    out["export_phases_ms"] = json.loads(attr(d, "#backup-status", "data-phases"))
     files = wait_for(
         lambda: [p for p in downloads.glob("*.skinlens") if p.stat().st_size > 0],
         120,
@@ -145,14 +137,9 @@ def run(browser: Browser, server: LoggedServer, tmp: Path, chunks: list[dict]) -
     out["import_status"] = attr(d, "#backup-status", "data-reason") or "done"
     out["import_s"] = float(attr(d, "#backup-status", "data-ms")) / 1000
     out["imported_checks"] = int(attr(d, "#backup-status", "data-count") or 0)
-    out["iterations"] = history_iterations()
+    out["import_phases_ms"] = json.loads(attr(d, "#backup-status", "data-phases") or "{}")
+    out["pbkdf2_iterations"] = backup.ITERATIONS
     return out
-
-
-def history_iterations() -> int:
-    from skinlens import backup
-
-    return backup.ITERATIONS
 
 
 def main() -> int:

@@ -51,17 +51,26 @@ class HistoryPage:
     async def run(self, started_ms: float) -> None:
         """``started_ms``: when the view's code started loading (for ``data-ms``)."""
         view = browser.el("history-view")
+        phases = {"imported": round(browser.now() - started_ms)}
         try:
             self.lib = await Library.load(self.info)
         except browser.StoreError as e:
-            browser.set_attrs(view, {"data-state": "error", "data-reason": e.code})
-            browser.el("history-storage").textContent = self.w.text(f"lesions.error.{e.code}")
+            self.fail(e.code, f"lesions.error.{e.code}")
             return
+        except history.RecordError as e:  # a record of a newer app, or a damaged one
+            self.fail(e.code, f"history.error.{e.code}")
+            return
+        phases["loaded"] = round(browser.now() - started_ms)
         self.bind()
         self.render()
         ms = browser.now() - started_ms
-        browser.set_attrs(view, {"data-state": "ready", "data-ms": f"{ms:.1f}"})
+        attrs = {"data-state": "ready", "data-ms": f"{ms:.1f}", "data-phases": json.dumps(phases)}
+        browser.set_attrs(view, attrs)
         self.spawn(self.show_storage(ask=True))
+
+    def fail(self, code: str, key: str) -> None:
+        browser.set_attrs(browser.el("history-view"), {"data-state": "error", "data-reason": code})
+        browser.el("history-storage").textContent = self.w.text(key)
 
     def bind(self) -> None:
         assert self.lib is not None

@@ -58,6 +58,7 @@ class BackupPanel:
             "data-count": None if count is None else str(count),
             "data-ms": None,
             "data-bytes": None,
+            "data-phases": None,
         }
         browser.set_attrs(box, attrs | {f"data-{k}": v for k, v in more.items()})
 
@@ -73,17 +74,26 @@ class BackupPanel:
         if passphrase is None:
             return
         self.status("working")
-        t0 = browser.now()
+        phases = Phases()
         store = self.lib.store
         lesions = list(self.lib.lesions.values())
         checks = await self.lib.full_checks(list(self.lib.checks))
+        phases.mark("read")
         plain = backup.payload(lesions, checks)
+        phases.mark("serialised")
         salt, iv = store.random_bytes(backup.SALT_BYTES), store.random_bytes(backup.IV_BYTES)
         ciphertext, key_check = await store.encrypt(passphrase, salt, iv, backup.ITERATIONS, plain)
+        phases.mark("encrypted")
         data = backup.pack(backup.make_header(salt, iv, key_check), ciphertext)
         store.download(data, f"skinlens-{browser.today_iso()}{backup.FILE_SUFFIX}", MIME)
-        ms = f"{browser.now() - t0:.0f}"
-        self.status("exported", count=len(checks), ms=ms, bytes=str(len(data)))
+        phases.mark("downloaded")
+        self.status(
+            "exported",
+            count=len(checks),
+            ms=phases.total(),
+            bytes=str(len(data)),
+            phases=phases.json(),
+        )
 
     def on_file(self, ev: Any) -> None:
         files = browser.files_of(ev.target.files)
@@ -96,27 +106,33 @@ class BackupPanel:
         if passphrase is None:
             return
         self.status("working")
-        t0 = browser.now()
+        phases = Phases()
         try:
-            checks = await self.read(file, passphrase)
+            lesions, checks = await self.read(file, passphrase, phases)
         except (backup.BackupError, browser.StoreError) as e:
             self.status("error", e.code)
             return
-        await self.lib.refresh()
+        await self.lib.merge(lesions, checks)
         await self.after_import()
-        self.status("done", count=checks, ms=f"{browser.now() - t0:.0f}")
+        phases.mark("shown")
+        self.status("done", count=len(checks), ms=phases.total(), phases=phases.json())
 
-    async def read(self, file: Any, passphrase: str) -> int:
-        """Check, decrypt, parse and store the backup; the number of checks it held."""
+    async def read(
+        self, file: Any, passphrase: str, phases: Phases
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Check, decrypt, parse and store the backup: its lesions and check records."""
         try:
             data = await browser.read_file(file)
         except Exception as e:  # the browser could not read the file
             raise backup.BackupError(backup.CORRUPT) from e
+        phases.mark("read")
         header, ciphertext = backup.unpack(data)
         p = backup.parameters(header)
+        phases.mark("unpacked")
         plain = await self.lib.store.decrypt(
             passphrase, p["salt"], p["iv"], p["iterations"], p["key_check"], ciphertext
         )
+        phases.mark("decrypted")
         lesions, checks = backup.parse_payload(plain)
         parts = [split(c) for c in checks]
         records = {
@@ -124,5 +140,25 @@ class BackupPanel:
             "checks": [record for record, _ in parts],
             "images": [image for _, image in parts],
         }
+        phases.mark("parsed")
         await self.lib.store.import_all(json.dumps(records))
-        return len(checks)
+        phases.mark("stored")
+        return lesions, records["checks"]
+
+
+class Phases:
+    """Milliseconds since the start at each named step (``#backup-status[data-phases]``:
+    where an export's or an import's time goes)."""
+
+    def __init__(self) -> None:
+        self.t0 = browser.now()
+        self.marks: dict[str, float] = {}
+
+    def mark(self, name: str) -> None:
+        self.marks[name] = round(browser.now() - self.t0)
+
+    def total(self) -> str:
+        return f"{browser.now() - self.t0:.0f}"
+
+    def json(self) -> str:
+        return json.dumps(self.marks)

@@ -131,6 +131,14 @@ class Library:
         self.lesions[lesion["id"]] = lesion
         self.checks[record["id"]] = record
 
+    async def merge(self, lesions: list[dict[str, Any]], checks: list[dict[str, Any]]) -> None:
+        """Records just added to the store (an import) added here too; any without current
+        change measures are measured by a :meth:`refresh`."""
+        self.lesions.update({r["id"]: r for r in lesions})
+        self.checks.update({r["id"]: r for r in checks})
+        if not all(self.measured(c) for c in checks):
+            await self.refresh()
+
     async def images(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         """``{check id: {id, crop, photo}}``."""
         return await self.store.images(list(ids))
