@@ -10,7 +10,8 @@ two tests that share the module's browser:
    truncated, not a backup, wrong passphrase) change nothing; delete everything (nothing left
    in IndexedDB); import with the right passphrase brings every check back with byte-identical
    crops; a full disk (IndexedDB's QuotaExceededError, raised in the page by the put of the
-   third check's picture) refuses that check with ``quota`` and loses nothing.
+   third check's picture) refuses that check with ``quota`` and loses nothing; a reminder
+   (``.ics``) and the printed summary on the way.
 2. ``test_previous_schema_opens_and_migrates``: records written by schema 1 with raw
    IndexedDB calls appear in the view and are stored migrated.
 
@@ -34,6 +35,7 @@ from harness import (
     LoggedServer,
     console_errors,
     open_app,
+    policy_errors,
     wait_for,
 )
 from imagegen import write_lesion_jpeg
@@ -359,22 +361,44 @@ def test_history_story(story):
     )
     assert view_state(b, url, lesion_id) == (lesions, timeline)
 
-    # 9. a full disk: the third check is refused with "quota", the first two stay. The
+    # 9. a reminder: an .ics file made in the page and the next due date on the lesion;
+    # the summary for the doctor (the print dialog itself stubbed: headless)
+    d.execute_script("document.getElementById('reminder-months').value = '3'")
+    d.find_element("id", "reminder-ics").click()
+    ics = wait_for(
+        lambda: [p for p in story["downloads"].glob("*.ics") if p.stat().st_size > 0],
+        60,
+        "the .ics download",
+    )[0].read_text()
+    assert ics.startswith("BEGIN:VCALENDAR") and "DTSTART;VALUE=DATE:" in ics
+    due = wait_for(
+        lambda: [x["next_due"] for x in dump(d)["lesions"] if x.get("next_due")], 30, "due date"
+    )[0]
+    assert due.replace("-", "") in ics
+    assert due in d.find_element("id", "lesion-facts").text
+    d.execute_script("window.print = () => { window.__printed = true; }")
+    d.find_element("id", "print-report").click()
+    wait_for(lambda: d.execute_script("return window.__printed === true"), 60, "print")
+    assert attr(d, "#print-area", "data-lesions") == "1"
+    assert d.execute_script("return document.querySelectorAll('#print-area img').length") >= 2
+    assert "Mole <left> shoulder" in d.execute_script(
+        "return document.getElementById('print-area').textContent"
+    )
+
+    # 10. a full disk: the third check is refused with "quota", the first two stay. The
     # browser's refusal is simulated where IndexedDB raises it: the put of the check's
     # picture (the last write of the save's transaction) throws QuotaExceededError, so the
     # lesion and check records put before it in the same transaction must roll back too.
     open_app(b, LoggedServer(srv, tmp / "requests.log"))
     classify(d, photos[1], 1)
+    kept = dump(d)
     d.execute_script(QUOTA_JS)
     assert save(d, lesion=lesion_id) == "error"
     assert attr(d, "#history-save-status", "data-reason") == "quota"
     assert "full" in d.find_element("id", "history-save-status").text
     assert d.execute_script("return window.__quotaThrown") == 1
-    after = dump(d)
-    assert len(after["checks"]) == 2 and crops(d) == before_crops
-    assert sorted(json.dumps(r, sort_keys=True) for r in after["lesions"]) == sorted(
-        json.dumps(r, sort_keys=True) for r in before["lesions"]
-    )
+    assert dump(d) == kept and crops(d) == before_crops
+    assert policy_errors(b) == []  # all of it under the Content Security Policy
 
 
 QUOTA_JS = """

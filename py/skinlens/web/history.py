@@ -27,10 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from skinlens import bodymap, change, history, lesions_view, reminder, report, triage
+from skinlens import bodymap, change, history, lesions_view, triage
 from skinlens.metadata import ModelInfo
 from skinlens.web import browser
-from skinlens.web.history_backup import BackupPanel
 from skinlens.web.library import Library, ask_persistence, png_url
 from skinlens.wording import Wording
 
@@ -43,6 +42,7 @@ class HistoryPage:
         self.w = wording
         self.lib: Library | None = None
         self.current: str | None = None
+        self.backup: Any = None
         self.tasks: set[asyncio.Task] = set()
 
     def spawn(self, coro: Any) -> None:
@@ -86,7 +86,17 @@ class HistoryPage:
         on(el("print-report"), "click", lambda ev: self.spawn(self.print_report()))
         on(el("delete-all"), "click", self.on_delete_all)
         on(el("delete-confirm"), "click", lambda ev: self.spawn(self.delete_all()))
-        BackupPanel(self.lib, self.w, self.after_import).bind()
+        on(el("backup-export"), "click", lambda ev: self.spawn(self.backup_panel().export()))
+        on(el("backup-file"), "change", lambda ev: self.backup_panel().on_file(ev))
+
+    def backup_panel(self) -> Any:
+        """The backup's code (and the file format's) loads on its first use."""
+        if self.backup is None:
+            from skinlens.web.history_backup import BackupPanel
+
+            assert self.lib is not None
+            self.backup = BackupPanel(self.lib, self.w, self.after_import)
+        return self.backup
 
     @staticmethod
     def compare_button() -> Any:
@@ -287,6 +297,8 @@ class HistoryPage:
     # ------------------------------------------------------------ reminders
     async def remind(self) -> None:
         """ "Check again in N months": the due date on the lesion and an ``.ics`` file."""
+        from skinlens import reminder  # on first use
+
         assert self.lib is not None
         if self.current is None:
             return
@@ -307,6 +319,8 @@ class HistoryPage:
     async def print_report(self) -> None:
         """ "For the doctor": the chosen lesions (none chosen: all) in ``#print-area`` (only
         on paper: history.css), then the browser's print dialog ("Save as PDF" works)."""
+        from skinlens import report  # on first use
+
         assert self.lib is not None
         nodes = browser.el("lesions").querySelectorAll("input.print-pick:checked")
         ids = [str(n.value) for n in nodes] or [r.lesion["id"] for r in self.lib.rows()]

@@ -1,5 +1,5 @@
 """The history view's backup panel: export everything to one encrypted ``*.skinlens`` file,
-import one (all or nothing).
+import one (all or nothing). Loaded on the panel's first use (:meth:`HistoryPage.backup_panel`).
 
 The file's layout and checks are :mod:`skinlens.backup` (pure); the key derivation and
 AES-GCM are Web Crypto in ``site/history-db.js`` (Python never holds the key). Every way an
@@ -36,10 +36,6 @@ class BackupPanel:
         self.w = wording
         self.after_import = after_import
         self.tasks: set = set()
-
-    def bind(self) -> None:
-        browser.on(browser.el("backup-export"), "click", lambda ev: self.spawn(self.export()))
-        browser.on(browser.el("backup-file"), "change", self.on_file)
 
     def spawn(self, coro: Any) -> None:
         browser.spawn(coro, self.tasks)
