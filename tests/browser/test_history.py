@@ -11,7 +11,8 @@ two tests that share the module's browser:
    in IndexedDB); import with the right passphrase brings every check back with byte-identical
    crops; a full disk (IndexedDB's QuotaExceededError, raised in the page by the put of the
    third check's picture) refuses that check with ``quota`` and loses nothing; a reminder
-   (``.ics``) and the printed summary on the way.
+   (``.ics``) and the printed summary on the way; a batch row's detail saves the same crop
+   as the single photo did.
 2. ``test_previous_schema_opens_and_migrates``: records written by schema 1 with raw
    IndexedDB calls appear in the view and are stored migrated.
 
@@ -398,6 +399,20 @@ def test_history_story(story):
     assert "full" in d.find_element("id", "history-save-status").text
     assert d.execute_script("return window.__quotaThrown") == 1
     assert dump(d) == kept and crops(d) == before_crops
+
+    # 11. a batch row's detail saves too: the table keeps only thumbnails, so the crop is
+    # made again from the file, and it is the very crop the single photo gave
+    open_app(b, LoggedServer(srv, tmp / "requests.log"))
+    d.find_element("id", "file-input").send_keys("\n".join(str(p) for p in photos))
+    wait_attr(d, "#batch", "data-state", ("done",), "the batch")
+    click(d, f'#batch-results [data-file="{photos[0].name}"]')
+    assert save(d, name="from a batch", region="front-left-thigh") == "saved"
+    new_id = attr(d, "#history-save-status", "data-lesion")
+    stored = dump(d)
+    (new_check,) = [c for c in stored["checks"] if c["lesion_id"] == new_id]
+    # photos[0]'s crop: one of the two saved from single photos, byte for byte
+    assert list(before_crops.values()).count(crops(d)[new_check["id"]]) == 1
+    assert new_check["quality"]["source"] == "batch"
     assert policy_errors(b) == []  # all of it under the Content Security Policy
 
 
