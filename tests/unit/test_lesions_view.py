@@ -7,7 +7,6 @@ import json
 import re
 
 import pytest
-
 from skinlens import bodymap, lesions_view, wording
 
 
