@@ -7,7 +7,8 @@
   ``data-priority``, ``data-label``, ``data-probs``, ``data-model``) with its thumbnail and
   its model version;
 * :func:`plot_svg`: the melanoma probability and the priority over time;
-* :func:`compare_html`: two checks side by side, as an overlay, and the measures in words.
+* :func:`compare_html`: two checks side by side, as an overlay, the measures in words and
+  every class probability before and after.
 
 Records are the dicts of :mod:`skinlens.history`; a check's result is ``check["result"]``
 (``probs``, ``priority``, ``label``, ``photo_type``, ``model``). Everything is escaped here;
@@ -206,27 +207,19 @@ def plot_svg(checks: Sequence[dict[str, Any]], mel_index: int, w: Wording) -> st
     return "".join(parts)
 
 
-MEASURE_DIGITS = {"area_share": 1, "asymmetry": 2, "border_irregularity": 2, "colours": 0}
-
-
-def _measure_value(name: str, v: float | None, w: Wording) -> str:
-    if v is None:
-        return "–"
-    if name == "area_share":
-        return w.number(v, 1, True)
-    return w.number(v, MEASURE_DIGITS[name], False)
-
-
 def compare_html(
     a: dict[str, Any],
     b: dict[str, Any],
     urls: tuple[str, str],
-    changes: dict[str, Any],
+    measures_html: str,
+    probs: dict[str, dict[str, float | None]],
     codes: Sequence[str],
     w: Wording,
 ) -> str:
-    """Two checks (``a`` earlier) side by side, as an overlay with an opacity slider, and
-    every measure in words (``changes``: ``change.Changes.to_json()``)."""
+    """Two checks (``a`` earlier) side by side and as an overlay with an opacity slider
+    (``#compare-opacity``), then ``measures_html`` (the measures in words:
+    :func:`skinlens.report.changes_html`, as on paper) and every class probability before
+    and after (``probs``: ``Changes.to_json()["probs"]``)."""
     figs = []
     for c, url in zip((a, b), urls, strict=True):
         res = result_of(c)
@@ -237,49 +230,23 @@ def compare_html(
             f'<span class="model">{esc(w.text("lesions.model", model=res.get("model", "")))}'
             "</span></figcaption></figure>"
         )
-    rows = []
-    for name, m in changes["measures"].items():
-        note = w.text(
-            "change.framing-dependent" if m["framing_dependent"] else "change.framing-free"
-        )
-        flag = f" <strong>{esc(w.text('change.raised'))}</strong>" if m["escalates"] else ""
-        rows.append(
-            f'<tr><th scope="row">{esc(w.text(f"change.measure.{name}"))}</th>'
-            f"<td>{esc(_measure_value(name, m['before'], w))}</td>"
-            f"<td>{esc(_measure_value(name, m['after'], w))}</td>"
-            f"<td>{esc(note)}{flag}</td></tr>"
-        )
-    for code in codes:
-        d = changes["probs"].get(code)
-        if d is None:
-            continue
-        rows.append(
-            f'<tr><th scope="row">{esc(w.class_name(code))}</th>'
-            f"<td>{esc(fmt_pct(d['before'], w))}</td><td>{esc(fmt_pct(d['after'], w))}</td>"
-            f"<td>{esc(w.text('change.probability'))}</td></tr>"
-        )
-    words = [w.text("change.escalated" if changes["escalate"] else "change.not-escalated")]
-    words += [w.text(f"change.reason.{r}") for r in changes["reasons"]]
-    if not changes.get("framing_comparable", True):
-        words.append(w.text("change.framing-not-comparable"))
-    new = changes.get("colours", {}).get("new") or []
-    if new:
-        words.append(
-            w.text(
-                "change.new-colours", colours=", ".join(w.text(f"change.colour.{c}") for c in new)
-            )
-        )
+    rows = "".join(
+        f'<tr><th scope="row">{esc(w.class_name(code))}</th>'
+        f"<td>{esc(fmt_pct(probs[code]['before'], w))}</td>"
+        f"<td>{esc(fmt_pct(probs[code]['after'], w))}</td></tr>"
+        for code in codes
+        if code in probs
+    )
     return (
         f'<div class="compare-pair">{"".join(figs)}'
         f'<figure><div class="compare-overlay"><img src="{esc(urls[0])}" alt="" width="224" '
         f'height="224"><img class="top" src="{esc(urls[1])}" alt="" width="224" height="224">'
         f"</div><figcaption><label>{esc(w.text('lesions.overlay-opacity'))} "
         '<input id="compare-opacity" type="range" min="0" max="100" value="50"></label>'
-        "</figcaption></figure></div>"
-        f'<p class="compare-words">{" ".join(esc(x) for x in words)}</p>'
-        f'<table><thead><tr><th scope="col">{esc(w.text("change.col-measure"))}</th>'
+        f"</figcaption></figure></div>{measures_html}"
+        f'<table class="compare-probs"><thead><tr><th scope="col">'
+        f"{esc(w.text('change.probability'))}</th>"
         f'<th scope="col">{esc(date_text(a.get("date", ""), w))}</th>'
-        f'<th scope="col">{esc(date_text(b.get("date", ""), w))}</th>'
-        f'<th scope="col">{esc(w.text("change.col-note"))}</th></tr></thead>'
-        f"<tbody>{''.join(rows)}</tbody></table>"
+        f'<th scope="col">{esc(date_text(b.get("date", ""), w))}</th></tr></thead>'
+        f"<tbody>{rows}</tbody></table>"
     )

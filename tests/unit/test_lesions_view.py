@@ -91,3 +91,15 @@ def test_plot_has_one_point_per_scored_check():
     (x1, y1), (x2, y2) = (map(float, p.split(",")) for p in points)
     assert x2 > x1 and y2 < y1  # later and higher
     assert 'class="prio-Urgent"' in svg and 'class="prio-Low"' in svg
+
+
+def test_compare_shows_both_checks_the_measures_and_every_class():
+    w = wording.load("ru")
+    a, b = check(1, 0.1, "Low"), check(2, 0.7, "Urgent")
+    codes = ["akiec", "bcc", "bkl", "df", "mel", "nv", "vasc"]
+    probs = {c: {"before": 0.1, "after": 0.2} for c in codes}
+    html = lesions_view.compare_html(a, b, ("data:a", "data:b"), "<table id=m>", probs, codes, w)
+    assert html.count('src="data:a"') == 2 and html.count('src="data:b"') == 2  # pair + overlay
+    assert 'id="compare-opacity"' in html and "<table id=m>" in html
+    assert all(w.class_name(c) in html for c in codes)
+    assert "m@1" in html  # each figure's model version

@@ -191,12 +191,21 @@ class HistoryPage:
         t0 = browser.now()
         box = browser.el("compare")
         browser.set_attrs(box, {"data-state": "running"})
+        from skinlens import report  # the measures in words, as on paper
+
         a, b = history.timeline(await self.lib.full_checks(ids))
-        changes = change.compare(
-            history.check_data(a), history.check_data(b), self.info.change
-        ).to_json()
+        found = change.compare(history.check_data(a), history.check_data(b), self.info.change)
+        changes = found.to_json()
         urls = png_url(a["crop"]), png_url(b["crop"])
-        box.innerHTML = lesions_view.compare_html(a, b, urls, changes, self.info.codes, self.w)
+        box.innerHTML = lesions_view.compare_html(
+            a,
+            b,
+            urls,
+            report.changes_html(found, self.w),
+            changes["probs"],
+            self.info.codes,
+            self.w,
+        )
         slider = browser.el("compare-opacity")
 
         def on_opacity(ev: Any) -> None:
