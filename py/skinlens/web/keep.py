@@ -3,7 +3,7 @@
 A result (the photo's ``#result``, a batch row's detail, a live capture) offers itself as a
 :class:`Pending` check: :meth:`SaveOffer.offer` moves ``#history-save-box`` (with
 ``button#history-save``) next to that result. Only a click on the button loads the history
-itself (:mod:`skinlens.web.history`, ``site/history-db.js``): people who never save pay
+itself (:mod:`skinlens.web.history_save`, ``site/history-db.js``): people who never save pay
 nothing for it at start-up.
 """
 
