@@ -114,14 +114,14 @@ def svg(w: Wording, *, svg_id: str, chosen: str | None = None, dots: Sequence[Do
     """Both figures; ``chosen`` is marked ``aria-pressed``; ``dots`` in their regions (several
     in one region side by side)."""
     parts = [
-        f'<svg id="{esc(svg_id)}" class="body-map" viewBox="0 0 {2 * FIGURE_WIDTH + 20} 222" '
+        f'<svg id="{esc(svg_id)}" class="body-map" viewBox="0 0 {2 * FIGURE_WIDTH + 20} 232" '
         f'role="group" aria-label="{esc(w.text("bodymap.label"))}">'
     ]
     for side, dx in (("front", 0), ("back", FIGURE_WIDTH + 20)):
         title = esc(w.text(f"bodymap.side.{side}"))
         parts.append(
             f'<g transform="translate({dx} 0)"><text class="map-title" x="{FIGURE_WIDTH / 2}" '
-            f'y="221">{title}</text>'
+            f'y="229">{title}</text>'
         )
         for r in REGIONS:
             if r.side != side:

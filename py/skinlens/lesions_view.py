@@ -152,7 +152,7 @@ def _days(iso: str) -> float:
 
 def plot_svg(checks: Sequence[dict[str, Any]], mel_index: int, w: Wording) -> str:
     """p(melanoma) (line, left axis 0-100%) and the priority (dots, right axis) by date."""
-    width, height, left, right, top, bottom = 560, 180, 46, 70, 14, 30
+    width, height, left, right, top, bottom = 600, 180, 46, 130, 16, 30
     pts = [
         (_days(c.get("date", "")), result_of(c))
         for c in checks
