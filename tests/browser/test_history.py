@@ -12,7 +12,7 @@ two tests that share the module's browser:
    crops; a full disk (IndexedDB's QuotaExceededError, raised in the page by the put of the
    third check's picture) refuses that check with ``quota`` and loses nothing; a reminder
    (``.ics``) and the printed summary on the way; a batch row's detail saves the same crop
-   as the single photo did.
+   as the single photo did; one check, then one lesion with its checks, deleted.
 2. ``test_previous_schema_opens_and_migrates``: records written by schema 1 with raw
    IndexedDB calls appear in the view and are stored migrated.
 
@@ -413,6 +413,19 @@ def test_history_story(story):
     # photos[0]'s crop: one of the two saved from single photos, byte for byte
     assert list(before_crops.values()).count(crops(d)[new_check["id"]]) == 1
     assert new_check["quality"]["source"] == "batch"
+
+    # 12. delete one check (asked, then done), then a whole lesion with its checks
+    view_state(b, url, lesion_id)
+    for _ in range(2):
+        d.find_element("css selector", "#timeline button.delete-check").click()
+    wait_for(lambda: len(d.execute_script(TIMELINE_JS)) == 1, 60, "one check left")
+    show_lesion(d, new_id)
+    for _ in range(2):
+        d.find_element("id", "delete-lesion").click()
+    wait_for(lambda: len(d.execute_script(LESIONS_JS)) == 1, 60, "one lesion left")
+    left = dump(d)
+    assert [x["id"] for x in left["lesions"]] == [lesion_id]
+    assert len(left["checks"]) == len(left["images"]) == 1
     assert policy_errors(b) == []  # all of it under the Content Security Policy
 
 

@@ -225,9 +225,9 @@ class HistoryPage:
     # ------------------------------------------------------------ delete
     def arm(self, button: Any) -> bool:
         """The first click asks ("Really delete?"), the second deletes: True then."""
-        if button.dataset.armed == "true":
+        if button.getAttribute("data-armed") == "true":
             return True
-        button.dataset.armed = "true"
+        button.setAttribute("data-armed", "true")
         button.textContent = self.w.text("lesions.delete-sure-short")
         return False
 
@@ -247,7 +247,7 @@ class HistoryPage:
         button = ev.target
         if self.current is None or not self.arm(button):
             return
-        button.dataset.armed = "false"
+        button.removeAttribute("data-armed")
         button.textContent = self.w.text("lesions.delete-lesion")
         self.spawn(self.delete_lesion(self.current))
 
