@@ -51,6 +51,18 @@ def show_backend(info, w: wording.Wording) -> None:
     js.document.body.dataset.backendNote = note
 
 
+async def model_ready(words: wording.Wording):
+    """The inference worker's bridge once the model is ready, its engine shown; ``None``
+    (and the page says why) when it failed to start."""
+    try:
+        bridge = await browser.model_ready()
+    except JsException as e:
+        fatal(words.text("error.model-start", cause=browser.error_text(e)))
+        return None
+    show_backend(bridge, words)
+    return bridge
+
+
 async def history_view(info, words: wording.Wording) -> None:
     """``?view=history``: my lesions; checks saved with another model are re-scored once the
     model is ready."""
@@ -59,12 +71,9 @@ async def history_view(info, words: wording.Wording) -> None:
 
     page = HistoryPage(info, words)
     await page.run(started)
-    try:
-        bridge = await browser.model_ready()
-    except JsException as e:
-        fatal(words.text("error.model-start", cause=browser.error_text(e)))
+    bridge = await model_ready(words)
+    if bridge is None:
         return
-    show_backend(bridge, words)
     browser.stage("app", "done", "progress.ready")
     browser.el("loading").setAttribute("aria-busy", "false")
     js.document.body.dataset.backend = str(bridge.backend)
@@ -115,12 +124,9 @@ async def main() -> None:
     keep.bind()
     photo.offer = batch.offer = camera.offer = keep.offer
     browser.stage("app", "loading", "progress.waiting-model")
-    try:
-        bridge = await browser.model_ready()
-    except JsException as e:
-        fatal(words.text("error.model-start", cause=browser.error_text(e)))
+    bridge = await model_ready(words)
+    if bridge is None:
         return
-    show_backend(bridge, words)
     photo.enable(str(bridge.backendLabel))
     batch.enable(str(bridge.backend), str(bridge.backendLabel))
     camera.enable(str(bridge.backendLabel))
