@@ -34,9 +34,11 @@ from harness import (
     RESULT_TIMEOUT,
     Browser,
     LoggedServer,
+    click_event,
     console_errors,
     open_app,
     policy_errors,
+    save_check,
     wait_for,
 )
 from imagegen import write_lesion_jpeg
@@ -116,15 +118,6 @@ def wait_attr(
     )
 
 
-def click(driver, selector: str) -> None:
-    """A click event on any element (SVG shapes have no ``click()``)."""
-    driver.execute_script(
-        "document.querySelector(arguments[0])"
-        ".dispatchEvent(new MouseEvent('click', {bubbles: true}))",
-        selector,
-    )
-
-
 def classify(driver, path: Path, seq: int) -> dict[str, str]:
     driver.find_element("id", "file-input").send_keys(str(path))
     wait_for(
@@ -142,38 +135,6 @@ def classify(driver, path: Path, seq: int) -> dict[str, str]:
     )
     assert res["state"] == "done", res
     return res
-
-
-def save(driver, *, lesion: str = "new", name: str = "", region: str = "") -> str:
-    """Press Save, fill the form, confirm; returns the save status's state."""
-    wait_for(
-        lambda: driver.execute_script("return !document.getElementById('history-save-box').hidden"),
-        RESULT_TIMEOUT,
-        "button#history-save offered",
-    )
-    driver.find_element("id", "history-save").click()
-    wait_for(
-        lambda: driver.execute_script(
-            "const f = document.getElementById('history-form');"
-            "return !f.hidden && !!document.getElementById('history-confirm')"
-        ),
-        RESULT_TIMEOUT,
-        "the save form",
-    )
-    driver.execute_script(
-        "const s = document.getElementById('history-lesion'); s.value = arguments[0];"
-        "s.dispatchEvent(new Event('change', {bubbles: true}))",
-        lesion,
-    )
-    if lesion == "new":
-        driver.find_element("id", "history-name").send_keys(name)
-        click(driver, f'#body-map [data-region="{region}"]')
-        assert attr(driver, f'#body-map [data-region="{region}"]', "aria-pressed") == "true"
-    photo = driver.find_elements("id", "history-photo")
-    if photo:
-        photo[0].click()
-    driver.find_element("id", "history-confirm").click()
-    return wait_attr(driver, "#history-save-status", "data-state", ("saved", "error"), "save")
 
 
 def open_history(browser: Browser, url: str) -> None:
@@ -195,7 +156,7 @@ def open_history(browser: Browser, url: str) -> None:
 
 
 def show_lesion(driver, lesion_id: str) -> list[dict[str, Any]]:
-    click(driver, f'#lesions [data-lesion="{lesion_id}"]')
+    click_event(driver, f'#lesions [data-lesion="{lesion_id}"]')
     wait_for(
         lambda: (
             attr(driver, "#lesion-detail", "data-lesion") == lesion_id
@@ -257,11 +218,11 @@ def test_history_story(story):
     # 1. two checks of one lesion, from two different photos
     photos = [write_lesion_jpeg(tmp / f"mole-{i}.jpg", seed=i) for i in (1, 2)]
     classify(d, photos[0], 1)
-    assert save(d, name="Mole <left> shoulder", region="back-left-upper-arm") == "saved"
+    assert save_check(d, name="Mole <left> shoulder", region="back-left-upper-arm") == "saved"
     lesion_id = attr(d, "#history-save-status", "data-lesion")
     assert lesion_id
     classify(d, photos[1], 2)
-    assert save(d, lesion=lesion_id) == "saved"
+    assert save_check(d, lesion=lesion_id) == "saved"
 
     # 2. the history view, after a reload
     lesions, timeline = view_state(b, url, lesion_id)
@@ -394,7 +355,7 @@ def test_history_story(story):
     classify(d, photos[1], 1)
     kept = dump(d)
     d.execute_script(QUOTA_JS)
-    assert save(d, lesion=lesion_id) == "error"
+    assert save_check(d, lesion=lesion_id) == "error"
     assert attr(d, "#history-save-status", "data-reason") == "quota"
     assert "full" in d.find_element("id", "history-save-status").text
     assert d.execute_script("return window.__quotaThrown") == 1
@@ -405,8 +366,8 @@ def test_history_story(story):
     open_app(b, LoggedServer(srv, tmp / "requests.log"))
     d.find_element("id", "file-input").send_keys("\n".join(str(p) for p in photos))
     wait_attr(d, "#batch", "data-state", ("done",), "the batch")
-    click(d, f'#batch-results [data-file="{photos[0].name}"]')
-    assert save(d, name="from a batch", region="front-left-thigh") == "saved"
+    click_event(d, f'#batch-results [data-file="{photos[0].name}"]')
+    assert save_check(d, name="from a batch", region="front-left-thigh") == "saved"
     new_id = attr(d, "#history-save-status", "data-lesion")
     stored = dump(d)
     (new_check,) = [c for c in stored["checks"] if c["lesion_id"] == new_id]
