@@ -10,10 +10,10 @@
  *
  * Database "skinlens" (version 1 or, where a store was missing, higher), object stores:
  *   lesions  keyPath "id"
- *   checks   keyPath "id", index "lesion"
+ *   checks   keyPath "id", index "lesion" (on lesion_id)
  *   images   keyPath "id" (a check's id): {id, crop, photo} -- the stored pictures, apart from
  *            the checks so that listing 500 checks does not read 50 MB of pictures
- *   meta     keyPath "key": {key, value}
+ *   meta     keyPath "key": {key, value} (facts about the history itself; none written yet)
  * The records' own schema (their "schema" field) is migrated by Python when they are loaded;
  * onupgradeneeded here only creates the stores.
  *
@@ -155,15 +155,6 @@
     }).then((out) => JSON.stringify(out));
   }
 
-  // Everything, pictures included (the backup), as JSON text.
-  function dump() {
-    return transact(STORES, "readonly", (tx) => {
-      const out = {};
-      for (const s of STORES) getAllInto(tx.objectStore(s), out, s);
-      return out;
-    }).then((out) => JSON.stringify(out));
-  }
-
   // A lesion and its new check (and the check's pictures) in one transaction.
   function save(lesionJson, checkJson, imageJson) {
     const lesion = JSON.parse(lesionJson);
@@ -183,10 +174,6 @@
       const s = tx.objectStore(store);
       for (const r of records) s.put(r);
     });
-  }
-
-  function putMeta(key, valueJson) {
-    return transact(["meta"], "readwrite", (tx) => tx.objectStore("meta").put({ key, value: JSON.parse(valueJson) }));
   }
 
   function deleteCheck(id) {
@@ -232,20 +219,6 @@
         if (name.startsWith(HISTORY_CACHE_PREFIX)) await caches.delete(name);
       }
     }
-  }
-
-  /* Replace every store's content by `json` ({lesions, checks, images, meta}) in ONE
-   * transaction: a failure anywhere (quota included) aborts it and the stores keep what they
-   * had. */
-  function replaceAll(json) {
-    const data = JSON.parse(json);
-    return transact(STORES, "readwrite", (tx) => {
-      for (const s of STORES) {
-        const store = tx.objectStore(s);
-        store.clear();
-        for (const r of data[s] || []) store.put(r);
-      }
-    });
   }
 
   /* Add `json`'s records ({lesions, checks, images}) to what is stored (a record with the
@@ -328,14 +301,11 @@
     open: () => open().then(() => true),
     all,
     images,
-    dump,
     save,
     putMany,
-    putMeta,
     deleteCheck,
     deleteLesion,
     deleteAll,
-    replaceAll,
     importAll,
     storage,
     persist,

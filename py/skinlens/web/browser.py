@@ -439,10 +439,6 @@ class HistoryStore:
         """``{check id: {id, crop, photo}}`` of these checks."""
         return json.loads(str(await self._call("images", to_js(ids))))
 
-    async def dump(self) -> str:
-        """Every store, pictures included, as JSON text (the backup's content)."""
-        return str(await self._call("dump"))
-
     async def save(
         self, lesion: dict[str, Any], check: dict[str, Any], image: dict[str, Any] | None
     ) -> None:
@@ -454,9 +450,6 @@ class HistoryStore:
     async def put_many(self, store: str, records: list[dict[str, Any]]) -> None:
         await self._call("putMany", store, json.dumps(records))
 
-    async def put_meta(self, key: str, value: object) -> None:
-        await self._call("putMeta", key, json.dumps(value))
-
     async def delete_check(self, check_id: str) -> None:
         await self._call("deleteCheck", check_id)
 
@@ -465,10 +458,6 @@ class HistoryStore:
 
     async def delete_all(self) -> None:
         await self._call("deleteAll")
-
-    async def replace_all(self, data_json: str) -> None:
-        """Every store's content replaced in one transaction (all or nothing)."""
-        await self._call("replaceAll", data_json)
 
     async def import_all(self, data_json: str) -> None:
         """Records added (same id: replaced) in one transaction (all or nothing)."""
