@@ -10,7 +10,7 @@
  *     once: the static page text and the load progress need it before Python is up;
  *  4. window.skinlens = { ready, backend, model, metadataUrl, info, mark, setStage, nextPaint,
  *     lang, locale, words (resolves to the catalogue's text once the page is translated), t,
- *     view, loadModel, deviceFacts }.
+ *     view, loadModel, deviceFacts, loadScript, history (site/history-db.js, once loaded) }.
  * With ?view=speed (the speed test) no model is started here: the test loads one per backend
  * (loadModel) and <html data-view="speed"> switches the page to that view (style.css).
  * The model's metadata URL is the page's <meta name="skinlens-model">; all URLs are relative
@@ -269,7 +269,9 @@
   const forcedRaw = (params.get("backend") || "").toLowerCase();
   const forced = ORDER.includes(forcedRaw) ? forcedRaw : null;
   const METADATA = url(document.querySelector('meta[name="skinlens-model"]').content);
-  const view = params.get("view") === "speed" ? "speed" : "app";
+  // ?view=speed: the speed test; ?view=history: my lesions (the model still starts: checks
+  // saved with an older model are re-scored with this one)
+  const view = ["speed", "history"].includes(params.get("view")) ? params.get("view") : "app";
   document.documentElement.dataset.view = view;
 
   // Facts about this device for the speed test (WebGPU: the adapter the browser offers).
@@ -315,6 +317,15 @@
     // the speed test: a model on exactly this backend (no fallback), its own worker
     loadModel: (backend) => SkinlensModel.load(METADATA, { backend, only: true, quiet: true }),
     deviceFacts,
+    // a script of this app loaded on first use (history-db.js): resolves once it has run
+    loadScript: (path) =>
+      new Promise((resolve, reject) => {
+        const s = document.createElement("script");
+        s.src = url(path);
+        s.onload = () => resolve();
+        s.onerror = () => reject(new Error("could not load " + path));
+        document.head.appendChild(s);
+      }),
     // resolves after the browser has painted (or 50 ms, e.g. in a background tab)
     nextPaint: () =>
       new Promise((resolve) => {

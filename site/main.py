@@ -51,6 +51,37 @@ def show_backend(info, w: wording.Wording) -> None:
     js.document.body.dataset.backendNote = note
 
 
+async def model_ready(words: wording.Wording):
+    """The inference worker's bridge once the model is ready, its engine shown; ``None``
+    (and the page says why) when it failed to start."""
+    try:
+        bridge = await browser.model_ready()
+    except JsException as e:
+        fatal(words.text("error.model-start", cause=browser.error_text(e)))
+        return None
+    show_backend(bridge, words)
+    return bridge
+
+
+async def history_view(info, words: wording.Wording) -> None:
+    """``?view=history``: my lesions; checks saved with another model are re-scored once the
+    model is ready."""
+    started = browser.now()
+    from skinlens.web.history import HistoryPage  # loaded for this view only
+
+    page = HistoryPage(info, words)
+    await page.run(started)
+    bridge = await model_ready(words)
+    if bridge is None:
+        return
+    browser.stage("app", "done", "progress.ready")
+    browser.el("loading").setAttribute("aria-busy", "false")
+    js.document.body.dataset.backend = str(bridge.backend)
+    js.document.body.dataset.ready = "true"
+    if page.lib is not None:
+        await page.rescore(browser.WorkerModel())
+
+
 async def main() -> None:
     words = await browser.load_wording()
     browser.stage("app", "loading", "progress.starting")
@@ -67,6 +98,13 @@ async def main() -> None:
         except Exception as e:  # a bug: say so on the page rather than "running" for ever
             fatal(words.text("speed.failed", cause=browser.error_text(e)))
         return
+    if browser.query_param("view") == "history":
+        try:
+            await history_view(info, words)
+        except Exception as e:  # a bug: say so on the page rather than "loading" for ever
+            fatal(words.text("lesions.failed", cause=browser.error_text(e)))
+            browser.warn(f"skinlens history: {e!r}")
+        return
     photo_model = Photo(
         info,
         browser.WorkerModel(),
@@ -80,13 +118,15 @@ async def main() -> None:
     photo.bind()
     batch.bind()
     camera.bind()
+    from skinlens.web.keep import SaveOffer  # the history itself loads on the first save
+
+    keep = SaveOffer(info, words)
+    keep.bind()
+    photo.offer = batch.offer = camera.offer = keep.offer
     browser.stage("app", "loading", "progress.waiting-model")
-    try:
-        bridge = await browser.model_ready()
-    except JsException as e:
-        fatal(words.text("error.model-start", cause=browser.error_text(e)))
+    bridge = await model_ready(words)
+    if bridge is None:
         return
-    show_backend(bridge, words)
     photo.enable(str(bridge.backendLabel))
     batch.enable(str(bridge.backend), str(bridge.backendLabel))
     camera.enable(str(bridge.backendLabel))

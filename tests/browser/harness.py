@@ -293,3 +293,58 @@ def watch(driver, until: Callable[[dict], bool], timeout: float, what: str) -> l
         tail = json.dumps(seen[-3:], indent=1)[:1500]
         raise AssertionError(f"{e}; last #live samples: {tail}") from None
     return seen
+
+
+# ----------------------------------------------------------------------------- my lesions
+def click_event(driver, selector: str) -> None:
+    """A click event on any element (SVG shapes, such as the body map's, have no ``click()``)."""
+    driver.execute_script(
+        "document.querySelector(arguments[0])"
+        ".dispatchEvent(new MouseEvent('click', {bubbles: true}))",
+        selector,
+    )
+
+
+def save_check(driver, *, lesion: str = "new", name: str = "", region: str = "") -> str:
+    """Keep the result on screen as a check (issue 16): ``button#history-save``, the form
+    (a new lesion: ``name`` and body-map ``region``; else the saved lesion's id), keep the
+    photo when offered, confirm. Returns ``#history-save-status[data-state]`` (saved|error)."""
+    wait_for(
+        lambda: driver.execute_script("return !document.getElementById('history-save-box').hidden"),
+        RESULT_TIMEOUT,
+        "button#history-save offered",
+    )
+    driver.find_element("id", "history-save").click()
+    wait_for(
+        lambda: driver.execute_script(
+            "const f = document.getElementById('history-form');"
+            "return !f.hidden && !!document.getElementById('history-confirm')"
+        ),
+        RESULT_TIMEOUT,
+        "the save form",
+    )
+    driver.execute_script(
+        "const s = document.getElementById('history-lesion'); s.value = arguments[0];"
+        "s.dispatchEvent(new Event('change', {bubbles: true}))",
+        lesion,
+    )
+    if lesion == "new":
+        driver.find_element("id", "history-name").send_keys(name)
+        click_event(driver, f'#body-map [data-region="{region}"]')
+        pressed = driver.execute_script(
+            "return document.querySelector(arguments[0]).getAttribute('aria-pressed')",
+            f'#body-map [data-region="{region}"]',
+        )
+        assert pressed == "true", f"body map region {region} not chosen"
+    photo = driver.find_elements("id", "history-photo")
+    if photo:
+        photo[0].click()
+    driver.find_element("id", "history-confirm").click()
+    return wait_for(
+        lambda: driver.execute_script(
+            "const s = document.getElementById('history-save-status').dataset.state;"
+            "return ['saved', 'error'].includes(s) && s"
+        ),
+        RESULT_TIMEOUT,
+        "#history-save-status saved or error",
+    )

@@ -25,7 +25,7 @@ from pathlib import Path
 import fixtures_video as fv
 import numpy as np
 import pytest
-from harness import chromium, live_attrs, start_live, wait_for, watch
+from harness import chromium, live_attrs, save_check, start_live, wait_for, watch
 
 CODES = ("akiec", "bcc", "bkl", "df", "mel", "nv", "vasc")
 
@@ -100,6 +100,8 @@ def test_steady_lesion_reaches_a_stable_verdict(live_server, clip_dir, lesion_ba
             "#live-captured",
         )
         assert cap["label"] in CODES and len(json.loads(cap["probs"])) == 7
+        # the capture can be kept as a check of a lesion (issue 16): its crop is the frame
+        assert save_check(d, name="live mole", region="front-chest") == "saved"
         # stop: the camera is released
         d.find_element("id", "camera-start").click()
         watch(d, lambda a: a.get("camera") == "off", 10, "camera off")

@@ -21,11 +21,14 @@ import datetime
 import json
 from typing import Any
 
+import numpy as np
+
 from skinlens import export, view
 from skinlens.batch import BatchRow, BatchRun, Progress, Source, choose_batch_size
 from skinlens.metadata import ModelInfo
 from skinlens.photo import Photo
 from skinlens.web import browser
+from skinlens.web.keep import Offer, Pending, photo_pending
 from skinlens.web.photo import thumbnail_url
 from skinlens.wording import Wording
 
@@ -53,6 +56,10 @@ class BatchPage:
         self.count = 0
         self.urls: dict[str, str | None] = {"csv": None, "json": None}
         self.tasks: set[asyncio.Task] = set()
+        self.sources: list[Source] = []
+        """The batch's files (a row saved to the history reads its file again for the crop)."""
+        self.offer: Offer | None = None
+        """Where a row's result is offered for saving to the history (``SaveOffer.offer``)."""
 
     def bind(self) -> None:
         def on_folder(ev: Any) -> None:
@@ -93,6 +100,7 @@ class BatchPage:
         size = choose_batch_size(browser.stored_json(BEST_BATCH_KEY).get(self.backend_name))
         run = BatchRun(self.photo, thumbnail_url, self.add_row, size)
         self.reset(len(sources), chosen_ms, size)
+        self.sources = sources
         self.run = run
         try:
             await run.run(sources)
@@ -206,3 +214,16 @@ class BatchPage:
         browser.apply_widths(body)
         box.hidden = False
         box.scrollIntoView()
+        if self.offer is not None:
+            self.offer(body, self.pending(row))
+
+    def pending(self, row: BatchRow) -> Pending | None:
+        """The row as a check to save: the table keeps only a thumbnail, so the crop comes
+        from reading and preparing its file again (the same steps give the same crop)."""
+        src = self.sources[row.index]
+
+        async def crop() -> np.ndarray | None:
+            result, _ = await self.photo.load(src.read(), src.name)
+            return result.crop
+
+        return photo_pending("batch", row.result, crop, src.read)

@@ -393,3 +393,131 @@ def spawn(coro: Any, tasks: set[asyncio.Task]) -> asyncio.Task:
     tasks.add(task)
     task.add_done_callback(tasks.discard)
     return task
+
+
+# ---------------------------------------------------------------- the lesion history (issue 16)
+class StoreError(Exception):
+    """A refused storage or backup step; ``code`` is history-db.js's stable code (``quota``,
+    ``storage``, ``unavailable``, ``wrong-passphrase``, ``tampered``)."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def _bytes_to_js(data: bytes) -> Any:
+    arr = js.Uint8Array.new(len(data))
+    arr.assign(data)
+    return arr
+
+
+class HistoryStore:
+    """``site/history-db.js`` (IndexedDB and Web Crypto), loaded on first use, with Python
+    types: records go in and come out as JSON text / dicts, bytes as ``bytes``, and every
+    refusal is a :class:`StoreError` with its code."""
+
+    def __init__(self, api: Any) -> None:
+        self.api = api
+
+    @classmethod
+    async def load(cls) -> HistoryStore:
+        if not hasattr(js.skinlens, "history"):
+            await js.skinlens.loadScript("history-db.js")
+        return cls(js.skinlens.history)
+
+    async def _call(self, name: str, *args: Any) -> Any:
+        try:
+            return await getattr(self.api, name)(*args)
+        except JsException as e:
+            raise StoreError(str(getattr(e, "code", None) or error_text(e))) from e
+
+    async def all(self) -> dict[str, list[dict[str, Any]]]:
+        """Every lesion, check (without pictures) and meta record."""
+        return json.loads(str(await self._call("all")))
+
+    async def images(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        """``{check id: {id, crop, photo}}`` of these checks."""
+        return json.loads(str(await self._call("images", to_js(ids))))
+
+    async def save(
+        self, lesion: dict[str, Any], check: dict[str, Any], image: dict[str, Any] | None
+    ) -> None:
+        """A lesion and its new check in one transaction (both or neither are stored)."""
+        await self._call(
+            "save", json.dumps(lesion), json.dumps(check), json.dumps(image) if image else None
+        )
+
+    async def put_many(self, store: str, records: list[dict[str, Any]]) -> None:
+        await self._call("putMany", store, json.dumps(records))
+
+    async def delete_check(self, check_id: str) -> None:
+        await self._call("deleteCheck", check_id)
+
+    async def delete_lesion(self, lesion_id: str) -> None:
+        await self._call("deleteLesion", lesion_id)
+
+    async def delete_all(self) -> None:
+        await self._call("deleteAll")
+
+    async def import_all(self, data_json: str) -> None:
+        """Records added (same id: replaced) in one transaction (all or nothing)."""
+        await self._call("importAll", data_json)
+
+    async def storage(self) -> dict[str, Any]:
+        """``{usage, quota, persisted}`` (bytes) from ``navigator.storage``."""
+        return json.loads(str(await self._call("storage")))
+
+    async def persist(self) -> bool:
+        return bool(await self._call("persist"))
+
+    async def encrypt(
+        self, passphrase: str, salt: bytes, iv: bytes, iterations: int, plain: bytes
+    ) -> tuple[bytes, bytes]:
+        """``(ciphertext with its GCM tag, key check)``; the keys: history-db.js."""
+        out = await self._call(
+            "encrypt",
+            passphrase,
+            _bytes_to_js(salt),
+            _bytes_to_js(iv),
+            iterations,
+            _bytes_to_js(plain),
+        )
+        return out.ciphertext.to_bytes(), out.keyCheck.to_bytes()
+
+    async def decrypt(
+        self,
+        passphrase: str,
+        salt: bytes,
+        iv: bytes,
+        iterations: int,
+        key_check: bytes,
+        ciphertext: bytes,
+    ) -> bytes:
+        """The plaintext; :class:`StoreError` ``wrong-passphrase`` or ``tampered``."""
+        out = await self._call(
+            "decrypt",
+            passphrase,
+            _bytes_to_js(salt),
+            _bytes_to_js(iv),
+            iterations,
+            _bytes_to_js(key_check),
+            _bytes_to_js(ciphertext),
+        )
+        return out.to_bytes()
+
+    def random_bytes(self, n: int) -> bytes:
+        return self.api.randomBytes(n).to_bytes()
+
+    def download(self, data: bytes, name: str, mime: str) -> None:
+        """A file made in the page, offered as a download (nothing leaves the device)."""
+        self.api.download(_bytes_to_js(data), name, mime)
+
+
+def print_page() -> None:
+    js.window.print()
+
+
+def today_iso() -> str:
+    """Today's date on this device (local calendar), ``YYYY-MM-DD``."""
+    d = js.Date.new()
+    return f"{int(d.getFullYear()):04d}-{int(d.getMonth()) + 1:02d}-{int(d.getDate()):02d}"

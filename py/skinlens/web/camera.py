@@ -23,6 +23,7 @@ from skinlens import live
 from skinlens.metadata import ModelInfo
 from skinlens.view import fmt_ms
 from skinlens.web import browser
+from skinlens.web.keep import Offer, Pending
 from skinlens.wording import Wording
 
 STAT_STAGES = ("capture", "preprocess", "inference", "postprocess")
@@ -67,6 +68,8 @@ class LiveCamera:
         self.tasks: set[asyncio.Task] = set()
         self.tick = browser.callback(self.on_timer)
         self.frame = browser.callback(self.on_frame)
+        self.offer: Offer | None = None
+        """Where a capture is offered for saving to the history (``SaveOffer.offer``)."""
 
     # ------------------------------------------------------------ markup
     def bind(self) -> None:
@@ -325,6 +328,8 @@ class LiveCamera:
             self.frozen = False
             self.e["camera-capture"].textContent = self.w.text("live.capture")
             self.e["live-captured"].hidden = True
+            if self.offer is not None:
+                self.offer(self.e["live-captured-text"], None)
             self.schedule(0)
             return
         best = self.pipeline.smoother.best()
@@ -355,3 +360,11 @@ class LiveCamera:
         )
         self.e["live-captured"].hidden = False
         self.e["camera-capture"].textContent = self.w.text("live.resume")
+        if self.offer is not None and v is not None and not v.rejected and label:
+            image = best.image
+
+            async def crop() -> Any:
+                return image
+
+            quality = {"sharpness": round(best.sharpness, 1), "stable": frame.stable}
+            self.offer(self.e["live-captured-text"], Pending("live", v, crop, None, quality))

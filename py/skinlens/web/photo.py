@@ -28,6 +28,7 @@ from skinlens.photo import Photo, PhotoResult
 from skinlens.triage import rejected
 from skinlens.web import browser
 from skinlens.web.dicom import DicomView
+from skinlens.web.keep import Offer, photo_pending
 from skinlens.wording import Wording
 
 
@@ -62,6 +63,8 @@ class PhotoPage:
         self.count = 0
         self.preview_url: str | None = None
         self.tasks: set[asyncio.Task] = set()
+        self.offer: Offer | None = None
+        """Where a result is offered for saving to the history (``SaveOffer.offer``)."""
 
     def bind(self) -> None:
         inp, zone = browser.el("file-input"), browser.el("drop-zone")
@@ -127,6 +130,8 @@ class PhotoPage:
         name = str(file.name or "image")
         self.show_analysing(name)
         self.show_preview(file, name)
+        if self.offer is not None:
+            self.offer(browser.el("result"), None)
         try:
             result = await self.photo.assess(browser.read_file(file), name, frame)
         except Exception as e:  # a bug, not a bad photo: say so and keep the page working
@@ -134,6 +139,14 @@ class PhotoPage:
             result = PhotoResult(rejected(INTERNAL_ERROR, error=err))
             browser.warn(f"skinlens: {e!r}")
         self.show(result, name, browser.now() - chosen_ms)
+        if self.offer is not None:
+            crop = result.crop
+
+            async def get_crop() -> np.ndarray | None:
+                return crop
+
+            pending = photo_pending("photo", result, get_crop, lambda: browser.read_file(file))
+            self.offer(browser.el("result"), pending)
 
     def show_heatmap(self, r: PhotoResult) -> None:
         """The map of the class shown over the model's crop (``#heatmap``), or nothing; its
