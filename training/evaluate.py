@@ -226,10 +226,10 @@ def calibration(codes: list[str], out: dict, groups: np.ndarray, y: np.ndarray):
         "escalation": escalation,
         "escalation_lower": {"mel": round(tiers["lower"].threshold, 4)},
         "escalation_rule": "melanoma: Urgent at the lowest threshold whose false-alarm rate "
-        "(Urgent on non-melanomas, averaged over the val sources) is within the budget; the "
-        "lower tier at the highest threshold whose source-averaged val sensitivity meets its "
-        "target. bcc, akiec: the largest threshold whose bootstrap 95% lower bound of val "
-        "sensitivity meets the target",
+        "(Urgent on non-melanomas) is within the budget in every val source with at least 30 "
+        "non-melanomas; the lower tier at the highest threshold whose pooled val sensitivity "
+        "meets its target. bcc, akiec: the largest threshold whose bootstrap 95% lower bound "
+        "of val sensitivity meets the target",
         "escalation_target_sensitivity": ESCALATION_SENSITIVITY,
         "melanoma_policy": {
             "urgent_false_alarm_budget": URGENT_FALSE_ALARM_BUDGET,
@@ -466,6 +466,9 @@ def evaluate(
         "generated": time.strftime("%Y-%m-%d"),
         "config": cfg,
         "size_mb": round(size_mb, 2),
+        "epochs_run": max(len((run / "history.csv").read_text().splitlines()) - 1, 0)
+        if (run / "history.csv").exists()
+        else None,
         "sources": reports,
     }
     result["steps"] = {

@@ -129,7 +129,10 @@ def comparison_lines(runs: dict[str, dict]) -> list[str]:
         ("pad-ufes-20/test", "cancers_flagged"),
         (f"{FITZ}:V-VI", "cancers_flagged"),
     )
-    head = " | ".join(f"{g.split('/')[0]} {k.replace('_', ' ')}" for g, k in cols)
+    head = " | ".join(
+        f"{g.split('/')[0]}{g.partition(':')[1]}{g.partition(':')[2]} {k.replace('_', ' ')}"
+        for g, k in cols
+    )
     lines = [f"| step | {head} |", "|---|" + "---|" * len(cols)]
     for label, src in runs.items():
         cells = []
@@ -139,6 +142,31 @@ def comparison_lines(runs: dict[str, dict]) -> list[str]:
                 v = 1 - src[g]["melanoma_specificity"]  # older metrics files
             cells.append(_fmt(v))
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def tta_lines(model_dir: Path) -> list[str]:
+    """Test-time views measured by ``training.tta_study`` (its JSON beside the model)."""
+    path = model_dir / "tta_study.json"
+    if not path.exists():
+        return []
+    import json
+
+    study = json.loads(path.read_text())
+    groups = list(study["n"])
+    head = " | ".join(f"{g} mel-vs-nv / mel-vs-rest AUC, bal. acc." for g in groups)
+    lines = [
+        "### Test-time views (`python -m training.tta_study`, `tta_study.json`)",
+        "",
+        f"| views | {head} |",
+        "|---|" + "---|" * len(groups),
+    ]
+    for name, by_group in study["candidates"].items():
+        cells = [
+            f"{_fmt(s['mel_vs_nv_auc'])} / {_fmt(s['mel_vs_rest_auc'])}, {_fmt(s['balanced_accuracy'])}"
+            for s in by_group.values()
+        ]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return lines
 
 
@@ -199,7 +227,7 @@ def summary_lines(meta: dict, cfg: dict, result: dict) -> list[str]:
         f"- Trained with `training/train.py` on HAM10000 `train` (dermoscopy), PAD-UFES-20 `train` (phone "
         f"close-ups) and Fitzpatrick17k `train` (our split: clinical photos, skin types I-VI); init "
         f"`{cfg['init'] or 'ImageNet'}`, frozen batch norm {cfg.get('freeze_bn', False)}, first "
-        f"{cfg.get('freeze_blocks', 0)} blocks frozen; {cfg['epochs']} epochs planned of {cfg['epoch_size']} "
+        f"{cfg.get('freeze_blocks', 0)} blocks frozen; {result.get('epochs_run')} epochs run ({cfg['epochs']} planned, the schedule fitted to the time budget) of {cfg['epoch_size']} "
         f"views at {cfg['size']} px, batch {cfg['batch']}, AdamW lr {cfg['lr']} cosine, EMA {cfg['ema']}, label smoothing "
         f"{cfg['label_smoothing']}; sampling mix `{cfg['mix']}`, class-balanced within each source (count^-{cfg['class_power']}), "
         f"loss class weights count^-{cfg['loss_class_power']}. Augmentation imitates other devices (white balance, exposure, "
@@ -208,13 +236,18 @@ def summary_lines(meta: dict, cfg: dict, result: dict) -> list[str]:
         "melanoma-vs-nevus AUC) was kept (EMA weights).",
         "- Negatives for `lesion`: the `train` part (by file-name hash) of `nonlesion-imagenet`, corners of "
         "training lesion photos (skin without a lesion) and synthetic frames (colour fields, stripes, grids, text).",
-        f"- Calibration: temperature T = {meta['calibration']['temperature']:.4f}, fitted on {meta['calibration']['fitted_on']}.",
+        f"- Calibration: temperature T = {meta['calibration']['temperature']:.4f}, fitted on {meta['calibration']['fitted_on']}; "
+        f"per photo type (the model's own `dermoscopic` output, as the page picks it): "
+        + ", ".join(
+            f"{k} T = {v:.4f}" for k, v in meta["calibration"].get("by_photo_type", {}).items()
+        )
+        + ".",
         f"- Melanoma, two tiers: **Urgent** when p(mel) >= {t['escalation']['mel']:.4f} (or melanoma is top-1); "
         f"the **lower tier** (High: have it checked within weeks) when p(mel) >= {t['escalation_lower']['mel']:.4f}. "
-        f"Urgent: the lowest threshold whose false-alarm rate on pooled `val` (each source weighing the same) is "
-        f"<= {t['melanoma_policy']['urgent_false_alarm_budget']:.0%} (val: sensitivity "
+        f"Urgent: the lowest threshold whose false-alarm rate (Urgent on non-melanomas) is "
+        f"<= {t['melanoma_policy']['urgent_false_alarm_budget']:.0%} in every `val` source (val: sensitivity "
         f"{t['melanoma_policy']['val']['upper']['sensitivity']:.3f}, false alarms {t['melanoma_policy']['val']['upper']['false_alarms']:.3f}); "
-        f"lower tier: the highest threshold keeping source-averaged `val` sensitivity >= "
+        f"lower tier: the highest threshold keeping pooled `val` sensitivity >= "
         f"{t['melanoma_policy']['lower_tier_sensitivity']} (val: {t['melanoma_policy']['val']['lower']['sensitivity']:.3f}, "
         f"either tier on {t['melanoma_policy']['val']['lower']['false_alarms']:.3f} of non-melanomas).",
         f"- High when p(bcc) >= {t['escalation']['bcc']:.4f}; Medium when p(akiec) >= {t['escalation']['akiec']:.4f}: each the "
@@ -280,7 +313,11 @@ def write_model_card(model_dir: Path, info: ModelInfo, result: dict) -> None:
         "",
         *comparison_lines(result.get("steps", {})),
         "",
-        *result.get("step_notes", []),
+        "Same images, same code: `training/runs/previous` is the model as shipped before with its single "
+        "melanoma threshold; 'this policy' is that model with the two tiers, per-photo-type calibration and "
+        "thresholds from pooled `val`; 'this model' adds the fine-tune with Fitzpatrick17k.",
+        "",
+        *tta_lines(model_dir),
         "",
         "## Known limits",
         "- Phone close-ups: PAD-UFES-20 `train` has 307 photos; close-up figures are rough and lower than "
