@@ -1,26 +1,31 @@
-"""PyScript entry point: wire the photo, batch and camera sides of the page, as siblings
-(or, with ``?view=speed``, the speed test alone).
+"""PyScript entry point: wire the photo and camera sides of the page, as siblings (or, with
+``?view=speed``, the speed test alone).
 
 Boot: the wording catalogue of the page's language (app.js fetched it and translated the
 static page) -> the model's metadata (the single source for sizes, classes and settings) ->
-the pipelines with the inference worker as their model -> bind the inputs -> wait for the
-worker (``skinlens.ready``) -> ``<body data-ready="true" data-backend=...>``. The
-``skinlens`` package is copied into the interpreter's file system by ``pyscript.toml``'s
-``[files]``.
+the pipelines with the inference worker as their model -> bind the inputs and accept files
+(``body[data-accepting=true]``; a photo chosen now waits for the model) -> wait for the
+worker (``skinlens.ready``) -> ``<body data-ready="true" data-backend=...>``.
+
+Only what a first photo and the camera need is loaded before that: ``pyscript.toml``'s
+``[files]`` copy those modules into the interpreter; the batch table, the speed test and
+the DICOM viewer are fetched when first used (:mod:`skinlens.lazy`, one line per view).
 """
 
 import js
 
 js.skinlens.mark("main.py")  # before the imports: bench.startup times `import skinlens`
 
+import asyncio  # noqa: E402
+from typing import Any  # noqa: E402
+
 from pyodide.ffi import JsException  # noqa: E402
 from skinlens import live, wording  # noqa: E402
+from skinlens.metadata import ModelInfo  # noqa: E402
 from skinlens.photo import Photo  # noqa: E402
 from skinlens.web import browser  # noqa: E402
-from skinlens.web.batch import BatchPage  # noqa: E402
 from skinlens.web.camera import LiveCamera  # noqa: E402
 from skinlens.web.photo import PhotoPage  # noqa: E402
-from skinlens.web.speed import SpeedPage  # noqa: E402
 
 browser.mark("import skinlens")
 
@@ -54,6 +59,37 @@ def show_backend(info, w: wording.Wording) -> None:
     js.document.body.dataset.backendNote = note
 
 
+class Batches:
+    """Several files or a folder: the batch view, loaded the first time one arrives."""
+
+    def __init__(self, info: ModelInfo, photo: Photo, words: wording.Wording) -> None:
+        self.info, self.photo, self.words = info, photo, words
+        self.page: Any = None
+        self.tasks: set[asyncio.Task] = set()
+
+    def start(self, files: list[Any], chosen_ms: float) -> None:
+        browser.spawn(self.screen(files, chosen_ms), self.tasks)
+
+    async def screen(self, files: list[Any], chosen_ms: float) -> None:
+        await browser.load_feature("batch")
+        if self.page is None:
+            from skinlens.web.batch import BatchPage
+
+            self.page = BatchPage(self.info, self.photo, self.words)
+            self.page.bind()
+        self.page.start(files, chosen_ms)
+
+
+async def speed_test(info: ModelInfo, words: wording.Wording) -> None:
+    """``?view=speed``: the speed test alone (its modules fetched first)."""
+    await browser.load_feature("speed")
+    from skinlens.web.speed import SpeedPage
+
+    browser.stage("app", "done", "progress.ready")
+    js.document.body.dataset.ready = "true"
+    await SpeedPage(info, words).run()
+
+
 async def main() -> None:
     words = await browser.load_wording()
     browser.mark("wording")
@@ -65,10 +101,8 @@ async def main() -> None:
         return
     browser.mark("metadata")
     if browser.query_param("view") == "speed":
-        browser.stage("app", "done", "progress.ready")
-        js.document.body.dataset.ready = "true"
         try:
-            await SpeedPage(info, words).run()
+            await speed_test(info, words)
         except Exception as e:  # a bug: say so on the page rather than "running" for ever
             fatal(words.text("speed.failed", cause=browser.error_text(e)))
         return
@@ -76,16 +110,16 @@ async def main() -> None:
         info,
         browser.WorkerModel(),
         gates=browser.query_param("gates") != "off",
-        load_dicom=browser.load_pydicom,
+        load_dicom=browser.load_dicom,
     )
-    batch = BatchPage(info, photo_model, words)
-    photo = PhotoPage(info, photo_model, words, batch.start)
+    photo = PhotoPage(info, photo_model, words, Batches(info, photo_model, words).start)
     live_model = browser.WorkerModel(live=True)
     camera = LiveCamera(info, live.LivePipeline(info, live_model, clock=browser.now), words)
     photo.bind()
-    batch.bind()
     camera.bind()
+    photo.accept()
     browser.mark("bound")
+    js.document.body.dataset.accepting = "true"
     browser.stage("app", "loading", "progress.waiting-model")
     try:
         bridge = await browser.model_ready()
@@ -93,8 +127,6 @@ async def main() -> None:
         fatal(words.text("error.model-start", cause=browser.error_text(e)))
         return
     show_backend(bridge, words)
-    photo.enable(str(bridge.backendLabel))
-    batch.enable(str(bridge.backend), str(bridge.backendLabel))
     camera.enable(str(bridge.backendLabel))
     browser.el("model-version").textContent = words.text(
         "footer.model", name=info.raw["name"], variant=info.raw["variant"]
