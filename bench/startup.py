@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import time
 from pathlib import Path
@@ -37,7 +36,7 @@ from imagegen import lesion_like, write_lesion_jpeg
 from PIL import Image
 
 import serve
-from bench.common import workspace
+from bench.common import cpu_name, workspace
 
 STAGES: tuple[tuple[str, str, str], ...] = (
     ("html", "nav:fetchStart", "nav:responseEnd"),
@@ -75,13 +74,6 @@ return {marks: Object.assign({'nav:fetchStart': n.fetchStart, 'nav:responseEnd':
   'nav:domContentLoaded': n.domContentLoadedEventEnd}, window.skinlens ? skinlens.info.marks : {}),
   resources: res};
 """
-
-
-def cpu_name() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
 
 
 def stages_of(marks: dict[str, float]) -> dict[str, float | None]:
