@@ -45,7 +45,8 @@ STAGES: tuple[tuple[str, str, str], ...] = (
     ("pyodide boot + packages", "py:Loaded Storage", "py:Loading files"),
     ("pyscript [files] into the FS", "py:Loading files", "py:Loaded files"),
     ("pyodide ready -> main.py", "py:Loaded files", "main.py"),
-    ("import skinlens", "main.py", "import skinlens"),
+    ("import skinlens (with the bytecode cache)", "main.py", "import skinlens"),
+    ("  of which: bytecode cache read", "main.py", "bytecode cache"),
     ("wording", "import skinlens", "wording"),
     ("metadata", "wording", "metadata"),
     ("controllers bound", "metadata", "bound"),
@@ -132,6 +133,35 @@ def median_stages(runs: list[dict]) -> dict[str, float | None]:
     return out
 
 
+IDLE_FETCH_JS = """
+const done = arguments[arguments.length - 1];
+(async () => {
+  const url = arguments[0];
+  const ms = [];
+  for (let i = 0; i < 3; i++) {
+    const t0 = performance.now();
+    await (await fetch(url)).arrayBuffer();
+    ms.push(performance.now() - t0);
+  }
+  done(ms);
+})();
+"""
+
+
+def idle_wheel_fetch(b: Browser) -> dict:
+    """NumPy's wheel fetched on the idle, ready page (the service worker's cache hit, body
+    read), to tell the worker's own cost from the page's busy main thread: during start-up
+    resource timing charges the wheel with the time the page had no turn to read it."""
+    url = b.driver.execute_script(
+        "return performance.getEntriesByType('resource').map(e => e.name)"
+        ".find(n => /numpy-.*\\.whl/.test(n)) || null"
+    )
+    if not url:
+        return {"url": None}
+    ms = b.driver.execute_async_script(IDLE_FETCH_JS, url)
+    return {"ms_runs": [round(x, 1) for x in ms], "ms_median": round(statistics.median(ms), 1)}
+
+
 def photo_result(b: Browser, photo: Path, runs: int) -> dict:
     totals, infer = [], []
     classify(b, photo)  # first photo: kernels, caches
@@ -180,6 +210,7 @@ def measure(server: LoggedServer, rate: float, warm_runs: int, photo: Path, big:
             "stages_ms_median": median_stages(warm),
             "last": warm[-1],
         }
+        out["warm"]["numpy_wheel_fetch_idle"] = idle_wheel_fetch(b)
         out["photo"] = photo_result(b, photo, 5)
         if rate == 1:
             out["python_12mp"] = python_12mp(b, big)

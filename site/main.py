@@ -1,144 +1,30 @@
-"""PyScript entry point: wire the photo and camera sides of the page, as siblings (or, with
-``?view=speed``, the speed test alone).
+"""PyScript entry point: the bytecode cache first, then the page (:mod:`skinlens.web.app`).
 
-Boot: the wording catalogue of the page's language (app.js fetched it and translated the
-static page) -> the model's metadata (the single source for sizes, classes and settings) ->
-the pipelines with the inference worker as their model -> bind the inputs and accept files
-(``body[data-accepting=true]``; a photo chosen now waits for the model) -> wait for the
-worker (``skinlens.ready``) -> ``<body data-ready="true" data-backend=...>``.
-
-Only what a first photo and the camera need is loaded before that: ``pyscript.toml``'s
-``[files]`` copy those modules into the interpreter; the batch table, the speed test and
-the DICOM viewer are fetched when first used (:mod:`skinlens.lazy`, one line per view).
+Each boot step is marked (``skinlens.mark``, read by ``bench.startup``): ``main.py`` (this
+file starts), ``bytecode cache`` (IndexedDB read, :mod:`skinlens.web.bytecode`), ``import
+skinlens`` (the page's modules, NumPy and Pillow imported), then the page's own steps up to
+``ready`` and ``ready painted``. After that the modules compiled during this start are
+stored for the next one.
 """
+
+import asyncio
 
 import js
 
-js.skinlens.mark("main.py")  # before the imports: bench.startup times `import skinlens`
+js.skinlens.mark("main.py")
 
-import asyncio  # noqa: E402
-from typing import Any  # noqa: E402
-
-from pyodide.ffi import JsException  # noqa: E402
-from skinlens import live, wording  # noqa: E402
-from skinlens.metadata import ModelInfo  # noqa: E402
-from skinlens.photo import Photo  # noqa: E402
-from skinlens.web import browser  # noqa: E402
-from skinlens.web.camera import LiveCamera  # noqa: E402
-from skinlens.web.photo import PhotoPage  # noqa: E402
-
-browser.mark("import skinlens")
+from skinlens.web import bytecode  # noqa: E402  (the standard library and js only)
 
 
-def fatal(message: str) -> None:
-    box = browser.el("app-error")
-    box.textContent = message
-    box.hidden = False
-    js.document.body.dataset.error = message
-    browser.stage("app", "error", "progress.failed")
+async def start() -> None:
+    await bytecode.restore()
+    js.skinlens.mark("bytecode cache")
+    from skinlens.web import app
+
+    js.skinlens.mark("import skinlens")
+    await app.main()
+    js.skinlens.info.bytecodeSaved = await bytecode.save()  # modules compiled and stored
+    js.skinlens.mark("bytecode saved")
 
 
-def why_text(why, w: wording.Wording) -> str:
-    """One reason the worker passed a backend over (a catalogue entry it named)."""
-    return w.text(str(why.key), engine=str(why.engine), detail=str(why.detail))
-
-
-def show_backend(info, w: wording.Wording) -> None:
-    """The engine pill and, when the engine is not the one wanted, why."""
-    label = str(info.backendLabel)
-    browser.el("backend-name").textContent = label
-    browser.el("backend-pill").title = w.text("page.engine-runs", engine=label, device=info.device)
-    if not info.note:
-        return
-    note = w.text("engine.note", why=why_text(info.note.why, w), engine=str(info.note.engine))
-    others = [why_text(o, w) for o in info.note.others]
-    if others:
-        note += f" ({'; '.join(others)}.)"
-    browser.el("backend-note").textContent = note
-    browser.el("backend-note").hidden = False
-    js.document.body.dataset.backendNote = note
-
-
-class Batches:
-    """Several files or a folder: the batch view, loaded the first time one arrives."""
-
-    def __init__(self, info: ModelInfo, photo: Photo, words: wording.Wording) -> None:
-        self.info, self.photo, self.words = info, photo, words
-        self.page: Any = None
-        self.tasks: set[asyncio.Task] = set()
-
-    def start(self, files: list[Any], chosen_ms: float) -> None:
-        browser.spawn(self.screen(files, chosen_ms), self.tasks)
-
-    async def screen(self, files: list[Any], chosen_ms: float) -> None:
-        await browser.load_feature("batch")
-        if self.page is None:
-            from skinlens.web.batch import BatchPage
-
-            self.page = BatchPage(self.info, self.photo, self.words)
-            self.page.bind()
-        self.page.start(files, chosen_ms)
-
-
-async def speed_test(info: ModelInfo, words: wording.Wording) -> None:
-    """``?view=speed``: the speed test alone (its modules fetched first)."""
-    await browser.load_feature("speed")
-    from skinlens.web.speed import SpeedPage
-
-    browser.stage("app", "done", "progress.ready")
-    js.document.body.dataset.ready = "true"
-    await SpeedPage(info, words).run()
-
-
-async def main() -> None:
-    words = await browser.load_wording()
-    browser.mark("wording")
-    browser.stage("app", "loading", "progress.starting")
-    try:
-        info = await browser.load_metadata()
-    except Exception as e:
-        fatal(words.text("error.metadata", cause=browser.error_text(e)))
-        return
-    browser.mark("metadata")
-    if browser.query_param("view") == "speed":
-        try:
-            await speed_test(info, words)
-        except Exception as e:  # a bug: say so on the page rather than "running" for ever
-            fatal(words.text("speed.failed", cause=browser.error_text(e)))
-        return
-    photo_model = Photo(
-        info,
-        browser.WorkerModel(),
-        gates=browser.query_param("gates") != "off",
-        load_dicom=browser.load_dicom,
-    )
-    photo = PhotoPage(info, photo_model, words, Batches(info, photo_model, words).start)
-    live_model = browser.WorkerModel(live=True)
-    camera = LiveCamera(info, live.LivePipeline(info, live_model, clock=browser.now), words)
-    photo.bind()
-    camera.bind()
-    photo.accept()
-    browser.mark("bound")
-    js.document.body.dataset.accepting = "true"
-    browser.stage("app", "loading", "progress.waiting-model")
-    try:
-        bridge = await browser.model_ready()
-    except JsException as e:
-        fatal(words.text("error.model-start", cause=browser.error_text(e)))
-        return
-    show_backend(bridge, words)
-    camera.enable(str(bridge.backendLabel))
-    browser.el("model-version").textContent = words.text(
-        "footer.model", name=info.raw["name"], variant=info.raw["variant"]
-    )
-    browser.el("loading").setAttribute("aria-busy", "false")
-    browser.stage("app", "done", "progress.ready")
-    browser.mark("ready")
-    bridge.pageReadyMs = browser.now()  # since navigation start (benchmarks)
-    js.document.body.dataset.backend = str(bridge.backend)
-    js.document.body.dataset.ready = "true"
-    await browser.next_paint()
-    browser.mark("ready painted")
-
-
-main_task = browser.spawn(main(), set())
+RUNNING = [asyncio.ensure_future(start())]  # a reference keeps the task alive
