@@ -5,25 +5,29 @@ app's own modules fresh on every start: each start compiles every module it impo
 WebAssembly, on the page's thread (measured here: ``import numpy`` alone 1.3-2.9 s of a
 start, our modules about 0.2 s; 4x that on a phone-class CPU). So:
 
-* :func:`restore` (before anything heavy is imported) mounts an IndexedDB-backed folder
-  and makes it ``sys.pycache_prefix``: imports look for ``.pyc`` files there;
-* :func:`save` (after the page is ready) compiles the modules imported so far into it, one
-  module per task so that no task runs long, and writes it back to IndexedDB.
+* :func:`restore` (before anything heavy is imported) mounts an IndexedDB-backed folder,
+  makes it ``sys.pycache_prefix`` (imports look for ``.pyc`` files there) and has every
+  module compiled from now on written there as it is compiled (no second compilation);
+* :func:`save` (after the page is ready) writes the folder back to IndexedDB when this start
+  compiled anything (a start that found everything cached does nothing).
 
-The ``.pyc`` files are hash-checked (``CHECKED_HASH``): each import compares the source's
-hash with the one in the file, so an updated module is never run from stale bytecode (the
-files' times cannot be used: they are new on every start). Only compiled public code is
-stored, nothing about a photo. Where IndexedDB is unavailable (private modes), the app
-starts as before.
+The ``.pyc`` files are hash-checked (PEP 552, ``CHECKED_HASH``): each import compares the
+source's hash with the one in the file, so an updated module is never run from stale
+bytecode (the files' times cannot be used: they are new on every start). Only compiled
+public code is stored, nothing about a photo. Where IndexedDB is unavailable (private
+modes), the app starts as before.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib.machinery
 import importlib.util
-import py_compile
+import marshal
 import sys
 from pathlib import Path
+from types import CodeType
+from typing import Any
 
 import js  # type: ignore[import-not-found]
 import pyodide_js  # type: ignore[import-not-found]
@@ -49,6 +53,42 @@ async def _sync(populate: bool) -> None:
     await done
 
 
+def _pyc(source: bytes, code: CodeType) -> bytes:
+    """A hash-checked ``.pyc`` (PEP 552: magic, flags 0b11, the source's hash, the code)."""
+    flags = (0b11).to_bytes(4, "little")
+    return (
+        importlib.util.MAGIC_NUMBER
+        + flags
+        + importlib.util.source_hash(source)
+        + marshal.dumps(code)
+    )
+
+
+_written: list[str] = []
+"""Modules compiled and written into the cache during this start."""
+
+
+def _write_as_compiled() -> None:
+    """Every module compiled from source from now on is also written, hash-checked, to its
+    place under ``sys.pycache_prefix`` (``SourceFileLoader.source_to_code`` is the one
+    step imports take only when no valid ``.pyc`` was found)."""
+    loader = importlib.machinery.SourceFileLoader
+    compile_source = loader.source_to_code
+
+    def source_to_code(self: Any, data: bytes, path: str, *, _optimize: int = -1) -> CodeType:
+        code = compile_source(self, data, path, _optimize=_optimize)
+        try:
+            cached = Path(importlib.util.cache_from_source(path))
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            cached.write_bytes(_pyc(data, code))
+            _written.append(path)
+        except (OSError, ValueError):  # not cacheable (no prefix, odd path): just compile
+            pass
+        return code
+
+    loader.source_to_code = source_to_code  # type: ignore[method-assign]
+
+
 async def restore() -> bool:
     """Mount the cache and use it for imports from now on; False when it cannot be."""
     fs = pyodide_js.FS
@@ -60,54 +100,17 @@ async def restore() -> bool:
         js.console.warn(f"skinlens: no bytecode cache ({e})")
         return False
     sys.pycache_prefix = ROOT
-    sys.dont_write_bytecode = True  # written by save(), hash-checked
+    sys.dont_write_bytecode = True  # timestamped .pyc files would never match: see above
+    _write_as_compiled()
     _mounted.append(True)
     return True
 
 
-def _fresh(source: Path, cached: Path) -> bool:
-    """``cached`` is a hash-checked ``.pyc`` of ``source`` as it is now."""
-    try:
-        head = cached.read_bytes()[:16]
-    except OSError:
-        return False
-    flags = int.from_bytes(head[4:8], "little")
-    return (
-        head[:4] == importlib.util.MAGIC_NUMBER
-        and flags == 0b11  # hash-based, checked
-        and head[8:16] == importlib.util.source_hash(source.read_bytes())
-    )
-
-
-def sources() -> list[Path]:
-    """The source files of the modules imported so far that live in the file system (the
-    standard library is in a zip archive, which imports never cache, or frozen)."""
-    found = []
-    for module in list(sys.modules.values()):
-        path = getattr(module, "__file__", None)
-        if path and path.endswith(".py") and Path(path).is_file():  # not frozen, not zipped
-            found.append(Path(path))
-    return found
-
-
 async def save() -> int:
-    """Compile what is not cached yet (one module per task), persist; returns how many."""
-    if not _mounted:
+    """Write the cache back to IndexedDB if this start compiled anything; how many modules."""
+    if not _mounted or not _written:
         return 0
-    n = 0
-    for source in sources():
-        cached = Path(importlib.util.cache_from_source(str(source)))
-        if _fresh(source, cached):
-            continue
-        py_compile.compile(
-            str(source),
-            cfile=str(cached),
-            doraise=False,
-            quiet=2,
-            invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH,
-        )
-        n += 1
-        await asyncio.sleep(0)  # let the page breathe between modules
-    if n:
-        await _sync(populate=False)
+    n = len(_written)
+    _written.clear()
+    await _sync(populate=False)
     return n
