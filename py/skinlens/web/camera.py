@@ -284,6 +284,16 @@ class LiveCamera:
             sampler.done()
         if gen == self.generation and self.running and not self.frozen:
             self.render(result)
+            self.hurry()
+
+    def hurry(self) -> None:
+        """The model is free again: the frame the loop is waiting to grab is grabbed now (it
+        goes to the model), not after the rest of the pause; the pause only spaced frames."""
+        if self.pending and self.timer is not None:
+            browser.clear_timeout(self.timer)
+            self.timer = None
+            self.pending = False
+            self.schedule(0)
 
     # ------------------------------------------------------------ rendering
     def render(self, r: live.LiveResult) -> None:
