@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import platform
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -35,3 +36,12 @@ def page(dist: Path, tmp: Path) -> Iterator[tuple[Browser, LoggedServer]]:
             yield browser, LoggedServer(srv, log)
         finally:
             browser.close()
+
+
+def cpu_name() -> str:
+    """The CPU the numbers were measured on (``/proc/cpuinfo``'s model name)."""
+    info = Path("/proc/cpuinfo")
+    for line in info.read_text().splitlines() if info.exists() else []:
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"

@@ -93,10 +93,19 @@
   });
 
   /* ---------------------------------------------------------------- progress */
-  // performance.now() at each boot step (benchmarks read skinlens.info.marks)
+  // Each boot step, once: a performance.mark("skinlens:" + name) (DevTools' timeline) and
+  // its time since navigation start in skinlens.info.marks (bench.startup reads them).
+  // `at`: a time already on this page's clock (the model worker's steps, converted).
   const marks = {};
-  const mark = (name) => {
-    if (!(name in marks)) marks[name] = Math.round(performance.now());
+  const mark = (name, at) => {
+    if (name in marks) return;
+    const t = at == null ? performance.now() : at;
+    marks[name] = Math.round(t * 10) / 10;
+    try {
+      performance.mark("skinlens:" + name, { startTime: t });
+    } catch (e) {
+      /* old browser: the marks object is enough */
+    }
   };
   mark("app.js");
   const stages = {};
@@ -234,6 +243,11 @@
       });
     }
     receive(msg) {
+      if (msg.op === "mark") {
+        // a step of the worker's load, on the page's clock (both clocks are wall-clock based)
+        if (!this.quiet) mark("worker:" + msg.name, msg.at - performance.timeOrigin);
+        return;
+      }
       if (msg.op === "progress") {
         if (this.quiet) return; // a second model: the load panel is long gone
         if (msg.total) {

@@ -1,144 +1,30 @@
-"""PyScript entry point: wire the photo, batch and camera sides of the page, as siblings
-(or, with ``?view=speed``, the speed test alone).
+"""PyScript entry point: the bytecode cache first, then the page (:mod:`skinlens.web.app`).
 
-Boot: the wording catalogue of the page's language (app.js fetched it and translated the
-static page) -> the model's metadata (the single source for sizes, classes and settings) ->
-the pipelines with the inference worker as their model -> bind the inputs -> wait for the
-worker (``skinlens.ready``) -> ``<body data-ready="true" data-backend=...>``. The
-``skinlens`` package is copied into the interpreter's file system by ``pyscript.toml``'s
-``[files]``.
+Each boot step is marked (``skinlens.mark``, read by ``bench.startup``): ``main.py`` (this
+file starts), ``bytecode cache`` (IndexedDB read, :mod:`skinlens.web.bytecode`), ``import
+skinlens`` (the page's modules, NumPy and Pillow imported), then the page's own steps up to
+``ready`` and ``ready painted``. After that the modules compiled during this start are
+stored for the next one.
 """
 
+import asyncio
+
 import js
-from pyodide.ffi import JsException
-from skinlens import live, wording
-from skinlens.photo import Photo
-from skinlens.web import browser
-from skinlens.web.batch import BatchPage
-from skinlens.web.camera import LiveCamera
-from skinlens.web.photo import PhotoPage
-from skinlens.web.speed import SpeedPage
 
-browser.mark("main.py")
+js.skinlens.mark("main.py")
+
+from skinlens.web import bytecode  # noqa: E402  (the standard library and js only)
 
 
-def fatal(message: str) -> None:
-    box = browser.el("app-error")
-    box.textContent = message
-    box.hidden = False
-    js.document.body.dataset.error = message
-    browser.stage("app", "error", "progress.failed")
+async def start() -> None:
+    await bytecode.restore()
+    js.skinlens.mark("bytecode cache")
+    from skinlens.web import app
+
+    js.skinlens.mark("import skinlens")
+    await app.main()
+    js.skinlens.info.bytecodeSaved = await bytecode.save()  # modules compiled and stored
+    js.skinlens.mark("bytecode saved")
 
 
-def why_text(why, w: wording.Wording) -> str:
-    """One reason the worker passed a backend over (a catalogue entry it named)."""
-    return w.text(str(why.key), engine=str(why.engine), detail=str(why.detail))
-
-
-def show_backend(info, w: wording.Wording) -> None:
-    """The engine pill and, when the engine is not the one wanted, why."""
-    label = str(info.backendLabel)
-    browser.el("backend-name").textContent = label
-    browser.el("backend-pill").title = w.text("page.engine-runs", engine=label, device=info.device)
-    if not info.note:
-        return
-    note = w.text("engine.note", why=why_text(info.note.why, w), engine=str(info.note.engine))
-    others = [why_text(o, w) for o in info.note.others]
-    if others:
-        note += f" ({'; '.join(others)}.)"
-    browser.el("backend-note").textContent = note
-    browser.el("backend-note").hidden = False
-    js.document.body.dataset.backendNote = note
-
-
-async def model_ready(words: wording.Wording):
-    """The inference worker's bridge once the model is ready, its engine shown; ``None``
-    (and the page says why) when it failed to start."""
-    try:
-        bridge = await browser.model_ready()
-    except JsException as e:
-        fatal(words.text("error.model-start", cause=browser.error_text(e)))
-        return None
-    show_backend(bridge, words)
-    return bridge
-
-
-async def history_view(info, words: wording.Wording) -> None:
-    """``?view=history``: my lesions; checks saved with another model are re-scored once the
-    model is ready."""
-    started = browser.now()
-    from skinlens.web.history import HistoryPage  # loaded for this view only
-
-    page = HistoryPage(info, words)
-    await page.run(started)
-    bridge = await model_ready(words)
-    if bridge is None:
-        return
-    browser.stage("app", "done", "progress.ready")
-    browser.el("loading").setAttribute("aria-busy", "false")
-    js.document.body.dataset.backend = str(bridge.backend)
-    js.document.body.dataset.ready = "true"
-    if page.lib is not None:
-        await page.rescore(browser.WorkerModel())
-
-
-async def main() -> None:
-    words = await browser.load_wording()
-    browser.stage("app", "loading", "progress.starting")
-    try:
-        info = await browser.load_metadata()
-    except Exception as e:
-        fatal(words.text("error.metadata", cause=browser.error_text(e)))
-        return
-    if browser.query_param("view") == "speed":
-        browser.stage("app", "done", "progress.ready")
-        js.document.body.dataset.ready = "true"
-        try:
-            await SpeedPage(info, words).run()
-        except Exception as e:  # a bug: say so on the page rather than "running" for ever
-            fatal(words.text("speed.failed", cause=browser.error_text(e)))
-        return
-    if browser.query_param("view") == "history":
-        try:
-            await history_view(info, words)
-        except Exception as e:  # a bug: say so on the page rather than "loading" for ever
-            fatal(words.text("lesions.failed", cause=browser.error_text(e)))
-            browser.warn(f"skinlens history: {e!r}")
-        return
-    photo_model = Photo(
-        info,
-        browser.WorkerModel(),
-        gates=browser.query_param("gates") != "off",
-        load_dicom=browser.load_pydicom,
-    )
-    batch = BatchPage(info, photo_model, words)
-    photo = PhotoPage(info, photo_model, words, batch.start)
-    live_model = browser.WorkerModel(live=True)
-    camera = LiveCamera(info, live.LivePipeline(info, live_model, clock=browser.now), words)
-    photo.bind()
-    batch.bind()
-    camera.bind()
-    from skinlens.web.keep import SaveOffer  # the history itself loads on the first save
-
-    keep = SaveOffer(info, words)
-    keep.bind()
-    photo.offer = batch.offer = camera.offer = keep.offer
-    browser.stage("app", "loading", "progress.waiting-model")
-    bridge = await model_ready(words)
-    if bridge is None:
-        return
-    photo.enable(str(bridge.backendLabel))
-    batch.enable(str(bridge.backend), str(bridge.backendLabel))
-    camera.enable(str(bridge.backendLabel))
-    browser.el("model-version").textContent = words.text(
-        "footer.model", name=info.raw["name"], variant=info.raw["variant"]
-    )
-    browser.el("loading").setAttribute("aria-busy", "false")
-    browser.stage("app", "done", "progress.ready")
-    browser.mark("ready")
-    bridge.pageReadyMs = browser.now()  # since navigation start (benchmarks)
-    js.document.body.dataset.backend = str(bridge.backend)
-    js.document.body.dataset.ready = "true"
-
-
-main_task = browser.spawn(main(), set())
+RUNNING = [asyncio.ensure_future(start())]  # a reference keeps the task alive

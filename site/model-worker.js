@@ -40,6 +40,10 @@ let spec = null; // {input, shape, outputs: {key: node name}}
 function progress(stage, state, key, values, fraction, total) {
   self.postMessage({ op: "progress", stage, state, key, values, fraction, total });
 }
+// a load step done, for the page's timeline (absolute time: the page converts it to its clock)
+function mark(name) {
+  self.postMessage({ op: "mark", name, at: performance.timeOrigin + performance.now() });
+}
 
 /* ------------------------------------------------------------------ backends */
 async function probe(name) {
@@ -183,9 +187,12 @@ async function load({ metadataUrl, vendorUrl, forced, only, threads }) {
   const t0 = performance.now();
   VENDOR = vendorUrl;
   progress("backend", "loading", "progress.starting");
+  mark("start");
   importScripts(VENDOR + "tf.min.js");
   tf.enableProdMode();
+  mark("tf.js");
   const choice = await chooseBackend(forced, threads, only);
+  mark("backend");
   const info = {
     backend: choice.name,
     backendLabel: LABEL[choice.name],
@@ -212,6 +219,7 @@ async function load({ metadataUrl, vendorUrl, forced, only, threads }) {
   const res = await fetch(modelUrl);
   if (!res.ok) throw new Error(`model not found (${res.status} for ${meta.model_file})`);
   const json = await res.json();
+  mark("model.json");
   spec = ioSpec(meta, json);
   const total = weightBytes(json.weightsManifest);
   // model.json is handed over as fetched (no second download)
@@ -226,11 +234,13 @@ async function load({ metadataUrl, vendorUrl, forced, only, threads }) {
   });
   info.modelBytes = total;
   info.modelLoadMs = Math.round(performance.now() - tm);
+  mark("weights");
 
   progress("model", "loading", "progress.warming-up", {}, 1);
   const tw = performance.now();
   await predict({ data: new Float32Array(spec.shape.reduce((a, b) => a * b, 1)).buffer, n: 1 });
   info.warmupMs = Math.round(performance.now() - tw);
+  mark("warm-up");
   info.readyMs = Math.round(performance.now() - t0);
   info.inputShape = spec.shape;
   info.outputs = Object.keys(spec.outputs);

@@ -392,3 +392,10 @@ def decode_image(
         n_bytes=len(data),
     )
     return DecodedImage(rgb, info)
+
+
+def is_dicom(name: str, data: bytes) -> bool:
+    """A DICOM file: the ``DICM`` prefix after the 128-byte preamble, or a ``.dcm`` name.
+    Here, not in :mod:`skinlens.dicom`: every file is sniffed, and that module (with
+    pydicom) is loaded only when one is a DICOM file (:mod:`skinlens.lazy`)."""
+    return bytes(data[128:132]) == b"DICM" or name.lower().endswith(".dcm")

@@ -3,7 +3,7 @@
 Clinics keep dermoscopy and clinical photographs as DICOM (VL photographic / dermoscopic
 images). pydicom reads them; it runs in Pyodide too, but its wheel (:data:`WHEEL`, shipped
 in ``dist/`` and not precached) is loaded only when a DICOM file arrives
-(:func:`skinlens.web.browser.load_pydicom`), so this module imports it inside :func:`read`.
+(:func:`skinlens.web.browser.load_dicom`), so this module imports it inside :func:`read`.
 
 * Colour (``RGB``, ``YBR_FULL``, ``YBR_FULL_422``; planar configuration 0 or 1;
   uncompressed or JPEG baseline, which pydicom decodes with Pillow) -> 8-bit RGB
@@ -64,11 +64,6 @@ _PIXEL_ERRORS = (
     AttributeError,
 )
 """What pydicom's pixel handlers (and Pillow under them) raise on damaged pixel data."""
-
-
-def is_dicom(name: str, data: bytes) -> bool:
-    """A DICOM file: the ``DICM`` prefix after the 128-byte preamble, or a ``.dcm`` name."""
-    return bytes(data[128:132]) == b"DICM" or name.lower().endswith(".dcm")
 
 
 @dataclass(frozen=True)

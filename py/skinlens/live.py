@@ -8,9 +8,16 @@ out-of-distribution check (:func:`skinlens.triage.calibrate`) -> temporal smooth
 (:func:`skinlens.triage.decide`, the same rules as a photo's).
 
 A frame that fails a gate is never classified; one the model calls out of distribution is
-never smoothed. The loop is strictly sequential (the page asks for the next frame when this
-one is done); :class:`Scheduler` spaces frames from the measured busy time and the camera's
-rate, and :class:`StageStats` keeps rolling per-stage means and the achieved rate.
+never smoothed.
+
+Adapting to the device: every frame is grabbed and gated (:meth:`LivePipeline.check`, a few
+ms on the page's thread), so the guide's state follows the camera; the model (in its worker,
+tens of ms) sees a frame only when it is free (:class:`Sampler`), while the next frames are
+grabbed and gated. So a slow device assesses every k-th frame, k measured rather than set,
+and the frames the smoother sees are the ones a strictly sequential loop would have seen:
+the verdict comes as fast and is as stable as before, and the overlay no longer waits for
+the model. :class:`Scheduler` spaces frames from the measured busy time and the camera's
+rate; :class:`StageStats` keeps rolling per-stage means and both rates.
 """
 
 from __future__ import annotations
@@ -58,31 +65,53 @@ def roi_box(video_w: int, video_h: int, fraction: float) -> tuple[int, int, int]
 
 
 class StageStats:
-    """Rolling per-stage means (ms) and achieved frames per second."""
+    """Rolling per-stage means (ms), frames per second and frames assessed per second."""
 
     def __init__(self, window: int = 30, fps_window_ms: float = 3000.0) -> None:
         self._ms: dict[str, deque[float]] = {s: deque(maxlen=window) for s in STAGES}
         self._done: deque[float] = deque()
+        self._assessed: deque[float] = deque()
         self._fps_window = fps_window_ms
         self.frames = 0
+        self.inferences = 0
 
     def add(self, now_ms: float, stages: dict[str, float]) -> None:
+        """A frame shown (grabbed and gated)."""
+        self._record(stages)
+        self.frames += 1
+        self._tick(self._done, now_ms)
+
+    def add_inference(self, now_ms: float, stages: dict[str, float]) -> None:
+        """A frame the model assessed."""
+        self._record(stages)
+        self.inferences += 1
+        self._tick(self._assessed, now_ms)
+
+    def _record(self, stages: dict[str, float]) -> None:
         for name, ms in stages.items():
             self._ms[name].append(float(ms))
-        self.frames += 1
-        self._done.append(float(now_ms))
-        while len(self._done) > 2 and now_ms - self._done[0] > self._fps_window:
-            self._done.popleft()
+
+    def _tick(self, times: deque[float], now_ms: float) -> None:
+        times.append(float(now_ms))
+        while len(times) > 2 and now_ms - times[0] > self._fps_window:
+            times.popleft()
 
     def mean(self, stage: str) -> float | None:
         q = self._ms[stage]
         return sum(q) / len(q) if q else None
 
-    def fps(self) -> float:
-        if len(self._done) < 2:
+    @staticmethod
+    def _rate(times: deque[float]) -> float:
+        if len(times) < 2:
             return 0.0
-        span = self._done[-1] - self._done[0]
-        return 1000.0 * (len(self._done) - 1) / span if span > 0 else 0.0
+        span = times[-1] - times[0]
+        return 1000.0 * (len(times) - 1) / span if span > 0 else 0.0
+
+    def fps(self) -> float:
+        return self._rate(self._done)
+
+    def inference_fps(self) -> float:
+        return self._rate(self._assessed)
 
     def summary(self) -> dict[str, float | None]:
         out: dict[str, float | None] = {}
@@ -90,8 +119,41 @@ class StageStats:
             m = self.mean(s)
             out[f"{s}_ms"] = None if m is None else round(m, 2)
         out["fps"] = round(self.fps(), 2)
+        out["inference_fps"] = round(self.inference_fps(), 2)
         out["frames"] = self.frames
+        out["inferences"] = self.inferences
         return out
+
+
+@dataclass
+class Sampler:
+    """Which frames the model assesses: the next one after it is free again.
+
+    The model runs in a worker while the page grabs and gates the following frames, so the
+    number of frames per assessment (:attr:`every`) follows the device: 1 where the model
+    keeps up with the camera, more where it does not. At most one frame is with the model.
+    """
+
+    busy: bool = False
+    frames: int = 0
+    assessed: int = 0
+
+    def take(self) -> bool:
+        """A frame was gated: True when it goes to the model (then :meth:`done` follows)."""
+        self.frames += 1
+        if self.busy:
+            return False
+        self.busy = True
+        self.assessed += 1
+        return True
+
+    def done(self) -> None:
+        self.busy = False
+
+    @property
+    def every(self) -> float:
+        """Frames per assessed frame so far (k)."""
+        return self.frames / self.assessed if self.assessed else 0.0
 
 
 @dataclass
@@ -152,6 +214,16 @@ def _ms() -> float:
     return time.perf_counter() * 1000.0
 
 
+@dataclass(frozen=True)
+class Frame:
+    """One ROI after the quality gates (every frame gets this far)."""
+
+    rgb: np.ndarray
+    report: quality.QualityReport
+    capture_ms: float
+    preprocess_ms: float
+
+
 class LivePipeline:
     """Stateful per-frame processing for one camera session."""
 
@@ -164,12 +236,14 @@ class LivePipeline:
         settings = info.live
         self.smoother = Smoother(SmoothingConfig.from_mapping(settings.smoothing))
         self.scheduler = Scheduler(settings.max_fps, settings.idle_share)
+        self.sampler = Sampler()
         self.stats = StageStats()
         self.clock = clock
         self.last: LiveResult | None = None
 
     def reset(self) -> None:
         self.smoother.reset()
+        self.sampler = Sampler()
         self.stats = StageStats()
         self.last = None
 
@@ -184,43 +258,79 @@ class LivePipeline:
         inference = await self.predict(x[np.newaxis])
         return triage.calibrate(inference.row(0), self.info)
 
-    async def process(self, rgba: np.ndarray, capture_ms: float = 0.0) -> LiveResult:
+    def check(self, rgba: np.ndarray, capture_ms: float = 0.0) -> Frame:
+        """Every frame: the gates (counted as a frame shown)."""
         t0 = self.clock()
         rgb, report = self.gate(rgba)
+        t1 = self.clock()
+        own = {"capture": capture_ms, "preprocess": t1 - t0}
+        self.stats.add(t1, {**own, "total": sum(own.values())})
+        return Frame(rgb, report, capture_ms, t1 - t0)
+
+    def glance(self, frame: Frame) -> LiveResult:
+        """A frame the model does not see: its own gate state over the last verdict (a frame
+        that passes the gates shows what the model said last; nothing is smoothed)."""
+        last = self.last
+        if frame.report.ok:
+            state = last.state if last and last.state in ("ok", triage.NOT_LESION) else "ok"
+        else:
+            state = frame.report.verdict
+        return LiveResult(
+            state=state,
+            verdict=None if last is None else last.verdict,
+            stable=last is not None and last.stable,
+            frame_probs=None,
+            sharpness=frame.report.measurements["sharpness"],
+            timings=self._timings(frame, last),
+            fps=self.stats.fps(),
+        )
+
+    async def assess(self, frame: Frame) -> LiveResult:
+        """A frame the model sees (when it passed the gates), smoothed into the verdict."""
+        report, calibrated = frame.report, None
+        state = report.verdict
         t1 = t2 = self.clock()
-        state, calibrated = report.verdict, None
         if report.ok:
-            calibrated = await self.classify(rgb)
+            calibrated = await self.classify(frame.rgb)
             t2 = self.clock()
             state = triage.NOT_LESION if calibrated.rejected else "ok"
         sharpness = report.measurements["sharpness"]
         if state == "ok":
             assert calibrated is not None
-            smoothed = self.smoother.update(calibrated.probs, sharpness=sharpness, image=rgb)
+            smoothed = self.smoother.update(calibrated.probs, sharpness=sharpness, image=frame.rgb)
         else:
             smoothed = self.smoother.reject()
         verdict = None if smoothed.probs is None else triage.decide(smoothed.probs, self.info)
         t3 = self.clock()
-        timings = {
-            "capture": capture_ms,
-            "preprocess": t1 - t0,
-            "inference": t2 - t1,
-            "postprocess": t3 - t2,
-        }
-        timings["total"] = sum(timings.values())
-        self.stats.add(t3, timings)
+        model = {"inference": t2 - t1, "postprocess": t3 - t2}
+        self.stats.add_inference(t3, model)
         self.last = LiveResult(
             state=state,
             verdict=verdict,
             stable=smoothed.stable,
             frame_probs=None if calibrated is None else tuple(map(float, calibrated.probs)),
             sharpness=sharpness,
-            timings=timings,
+            timings={
+                "capture": frame.capture_ms,
+                "preprocess": frame.preprocess_ms,
+                **model,
+                "total": frame.capture_ms + frame.preprocess_ms + sum(model.values()),
+            },
             fps=self.stats.fps(),
         )
         if state == "ok":
             self.smoother.attach_result(self.last)
         return self.last
+
+    async def process(self, rgba: np.ndarray, capture_ms: float = 0.0) -> LiveResult:
+        """One frame all the way through (the model sees every frame: tests, tools)."""
+        return await self.assess(self.check(rgba, capture_ms))
+
+    @staticmethod
+    def _timings(frame: Frame, last: LiveResult | None) -> dict[str, float]:
+        model = {k: last.timings[k] for k in ("inference", "postprocess")} if last else {}
+        own = {"capture": frame.capture_ms, "preprocess": frame.preprocess_ms}
+        return {**own, **model, "total": sum(own.values())}
 
     def next_delay_ms(self, busy_ms: float) -> float:
         """Pause before the next frame, from this frame's busy time."""

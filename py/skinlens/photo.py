@@ -15,15 +15,18 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from skinlens import dicom, errors, heatmap, preprocess, quality, triage
-from skinlens.decode import DecodedImage, DecodeInfo, decode_image, target_for
-from skinlens.dicom import DicomInfo, Monochrome
+from skinlens import errors, heatmap, preprocess, quality, triage
+from skinlens.decode import DecodedImage, DecodeInfo, decode_image, is_dicom, target_for
 from skinlens.metadata import ModelInfo
 from skinlens.model import Inference, Predict
 from skinlens.triage import Assessment
+
+if TYPE_CHECKING:  # skinlens.dicom is loaded with the first DICOM file (skinlens.lazy)
+    from skinlens.dicom import DicomInfo, Monochrome
 
 
 @dataclass
@@ -102,7 +105,7 @@ class Photo:
             t0 = self.clock()
             data = await read
             result.read_ms = (self.clock() - t0) * 1000.0
-            if dicom.is_dicom(name, data):
+            if is_dicom(name, data):
                 await self.load_dicom()
             return result, self.prepare(data, result, name, frame)
         except errors.SkinlensError as e:
@@ -116,8 +119,10 @@ class Photo:
         """A photo's or a colour DICOM frame's RGB image; a grey-scale DICOM image is kept
         in ``result.monochrome`` for the viewer and declined."""
         target = target_for(self.info.input_size)
-        if not dicom.is_dicom(name, data):
+        if not is_dicom(name, data):
             return decode_image(data, target=target)
+        from skinlens import dicom  # loaded by load_dicom (skinlens.lazy)
+
         image = dicom.read(data, frame)
         result.dicom = image.info
         if image.monochrome is not None:

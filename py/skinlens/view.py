@@ -15,15 +15,18 @@ from __future__ import annotations
 
 import json
 import math
+from typing import TYPE_CHECKING
 
 from skinlens import heatmap
-from skinlens.batch import Progress
 from skinlens.decode import DecodeInfo
-from skinlens.dicom import DicomInfo
 from skinlens.metadata import ModelInfo
 from skinlens.photo import PhotoResult
 from skinlens.triage import Assessment, Escalation
 from skinlens.wording import Wording
+
+if TYPE_CHECKING:  # loaded with their views (skinlens.lazy); only their types are named here
+    from skinlens.batch import Progress
+    from skinlens.dicom import DicomInfo
 
 _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;"})
 

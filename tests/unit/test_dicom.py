@@ -7,7 +7,7 @@ import asyncio
 import dicoms
 import numpy as np
 import pytest
-from skinlens import dicom, errors, view, wording
+from skinlens import decode, dicom, errors, view, wording
 from skinlens.photo import Photo
 from synthetic import lesion_like
 from test_photo import StubModel, data
@@ -21,9 +21,9 @@ def assess(info, payload: bytes, name: str = "x.dcm", frame: int = 0):
 
 
 def test_detected_by_preamble_or_name():
-    assert dicom.is_dicom("no-extension", dicoms.colour(RGB))
-    assert dicom.is_dicom("scan.DCM", b"\0" * 10)
-    assert not dicom.is_dicom("photo.jpg", b"\xff\xd8\xff" + b"\0" * 200)
+    assert decode.is_dicom("no-extension", dicoms.colour(RGB))
+    assert decode.is_dicom("scan.DCM", b"\0" * 10)
+    assert not decode.is_dicom("photo.jpg", b"\xff\xd8\xff" + b"\0" * 200)
 
 
 @pytest.mark.parametrize(

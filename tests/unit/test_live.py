@@ -9,14 +9,15 @@ import fixtures_video as fv
 import numpy as np
 import pytest
 from skinlens import metadata
-from skinlens.live import LivePipeline, Scheduler, StageStats, camera_error, roi_box
+from skinlens.live import LivePipeline, Sampler, Scheduler, StageStats, camera_error, roi_box
 from skinlens.model import Inference
 from synthetic import lesion_like
 
 REPO = Path(__file__).resolve().parents[2]
 INFO = metadata.load(REPO / "models" / "skinlens-lite0" / "metadata.json")
 NV = np.log([0.02, 0.02, 0.02, 0.02, 0.02, 0.88, 0.02])
-MEL_BEHIND_NV = np.log([0.02, 0.02, 0.02, 0.02, 0.30, 0.60, 0.02])
+# Melanoma close behind nevus: above the shipped Urgent threshold at any photo type's temperature.
+MEL_BEHIND_NV = np.log([0.01, 0.01, 0.01, 0.01, 0.45, 0.50, 0.01])
 
 
 def run(coro):
@@ -135,6 +136,51 @@ def test_stage_stats_fps_and_means():
     assert s.fps() == pytest.approx(10.0)
     assert s.mean("inference") == 20.0 and s.mean("postprocess") is None
     assert s.summary()["frames"] == 11
+
+
+def test_stage_stats_count_frames_shown_and_frames_assessed_apart():
+    s = StageStats()
+    for i in range(31):
+        s.add(i * 1000 / 30, {"capture": 1.0, "preprocess": 2.0})
+        if i % 3 == 0:
+            s.add_inference(i * 1000 / 30, {"inference": 40.0})
+    assert s.fps() == pytest.approx(30.0) and s.inference_fps() == pytest.approx(10.0)
+    summary = s.summary()
+    assert (summary["frames"], summary["inferences"]) == (31, 11)
+    assert summary["inference_ms"] == 40.0
+
+
+def test_sampler_gives_the_model_the_next_frame_once_it_is_free():
+    s = Sampler()
+    assert s.take()  # free: this frame is assessed
+    assert not s.take() and not s.take()  # busy: these are only gated
+    s.done()
+    assert s.take()
+    assert (s.frames, s.assessed, s.every) == (4, 2, 2.0)
+
+
+def test_frames_the_model_skips_show_their_gates_over_the_last_verdict_unsmoothed():
+    """A slow model: the frames in between never reach the model or the smoother, so a run
+    of them (longer than the reset streak) neither resets nor changes the verdict."""
+    model = StubModel()
+    p = LivePipeline(info_with(min_stable_frames=2, reset_after_rejects=2), model)
+    for _ in range(2):
+        assessed = run(p.assess(p.check(LESION)))
+    assert assessed.stable and assessed.verdict.label == "nv"
+    for _ in range(5):
+        shown = p.glance(p.check(DARK))
+        assert shown.state == "dark" and shown.verdict == assessed.verdict and shown.stable
+    shown = p.glance(p.check(LESION))
+    assert shown.state == "ok" and shown.frame_probs is None
+    assert len(model.batches) == 2 and p.stats.frames == 8 and p.stats.inferences == 2
+    assert shown.timings["inference"] == assessed.timings["inference"]
+
+
+def test_a_skipped_frame_after_a_not_lesion_answer_keeps_saying_so():
+    p = LivePipeline(INFO, StubModel(lesion=INFO.thresholds["lesion"] - 3.0))
+    assert run(p.process(LESION)).state == "not-lesion"
+    assert p.glance(p.check(LESION)).state == "not-lesion"
+    assert p.glance(p.check(DARK)).state == "dark"
 
 
 def test_scheduler_follows_the_camera_and_leaves_the_page_a_share():

@@ -16,6 +16,7 @@ def make_info(raw: dict[str, Any], **thresholds: Any) -> metadata.ModelInfo:
     """A copy of the metadata with known thresholds (independent of training)."""
     raw = copy.deepcopy(raw)
     raw["calibration"]["temperature"] = thresholds.pop("temperature", 1.0)
+    raw["calibration"]["by_photo_type"] = thresholds.pop("by_photo_type", {})
     raw["thresholds"] = {
         "escalation": {"mel": 0.2, "bcc": 0.3, "akiec": 0.4},
         "lesion": 0.0,
@@ -304,15 +305,13 @@ def test_lower_tier_needs_its_level_and_advice(raw_metadata) -> None:
 
 def test_each_photo_type_has_its_own_temperature(raw_metadata) -> None:
     """The same logits read sharper for dermoscopy (T 0.5) than for a close-up (T 2)."""
-    raw = copy.deepcopy(raw_metadata)
-    raw["calibration"]["by_photo_type"] = {"dermoscopic": 0.5, "close_up": 2.0}
-    info = make_info(raw, temperature=1.0)
+    types = {"dermoscopic": 0.5, "close_up": 2.0}
+    info = make_info(raw_metadata, temperature=1.0, by_photo_type=types)
     z = logits_for(info, nv=0.7, mel=0.1)
     derm, close = assess(z, None, info, dermoscopic=3.0), assess(z, None, info, dermoscopic=-3.0)
     assert derm.probs == pytest.approx(tuple(calibrated_probs(z, 0.5)))
     assert close.probs == pytest.approx(tuple(calibrated_probs(z, 2.0)))
-    del raw["calibration"]["by_photo_type"]
-    plain = make_info(raw, temperature=1.0)
+    plain = make_info(raw_metadata, temperature=1.0)
     assert assess(z, None, plain, dermoscopic=-3.0).probs == pytest.approx(
         tuple(calibrated_probs(z, 1.0))
     )

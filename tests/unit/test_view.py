@@ -47,6 +47,7 @@ def fixed_info(info, **thresholds):
     wording is checked whatever a retrained model's thresholds are."""
     raw = copy.deepcopy(info.raw)
     raw["calibration"]["temperature"] = 1.0
+    raw["calibration"].pop("by_photo_type", None)
     raw["thresholds"].update(thresholds)
     metadata.validate(raw)
     return metadata.ModelInfo(raw)

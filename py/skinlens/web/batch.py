@@ -62,27 +62,13 @@ class BatchPage:
         """Where a row's result is offered for saving to the history (``SaveOffer.offer``)."""
 
     def bind(self) -> None:
-        def on_folder(ev: Any) -> None:
-            # a folder holds more than photos: only images get a row (DICOM: not yet)
-            files = [
-                f for f in browser.files_of(ev.target.files) if str(f.type).startswith("image/")
-            ]
-            ev.target.value = ""
-            if files:
-                self.start(files, float(ev.timeStamp))
-
-        browser.on(browser.el("folder-input"), "change", on_folder)
+        """The table's controls (the folder input is the photo side's: it exists before
+        this module is loaded, see :mod:`skinlens.lazy`)."""
         browser.on(browser.el("batch-cancel"), "click", lambda ev: self.cancel())
         browser.on(browser.el("batch-filter"), "change", self.on_filter)
         body = browser.el("batch-rows")
         browser.on(body, "click", self.on_pick)
         browser.on(body, "keydown", self.on_key)
-
-    def enable(self, backend: str, backend_label: str) -> None:
-        """The model is ready: accept folders (several files come through the photo side)."""
-        self.backend = backend_label
-        self.backend_name = backend
-        browser.el("folder-input").disabled = False
 
     def start(self, files: list[Any], chosen_ms: float) -> None:
         """Screen ``files`` (the moment they were chosen: ``chosen_ms``, for ``data-ms``)."""
@@ -97,6 +83,8 @@ class BatchPage:
     async def screen(self, sources: list[Source], chosen_ms: float) -> None:
         while self.run is not None:  # the previous batch (just cancelled) ends first
             await browser.next_paint()
+        bridge = await browser.model_ready()  # files are accepted before the model is up
+        self.backend, self.backend_name = str(bridge.backendLabel), str(bridge.backend)
         size = choose_batch_size(browser.stored_json(BEST_BATCH_KEY).get(self.backend_name))
         run = BatchRun(self.photo, thumbnail_url, self.add_row, size)
         self.reset(len(sources), chosen_ms, size)

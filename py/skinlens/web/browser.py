@@ -8,15 +8,17 @@ The pipelines (:mod:`skinlens.photo`, :mod:`skinlens.live`) and the view
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import js  # type: ignore[import-not-found]
 import numpy as np
 from pyodide.ffi import JsException, create_proxy, to_js  # type: ignore[import-not-found]
 
-from skinlens import dicom, metadata, wording
+from skinlens import lazy, metadata, wording
 from skinlens.errors import ModelError, ReadError
 from skinlens.model import Inference
 
@@ -141,6 +143,11 @@ async def model_ready() -> Any:
     return js.skinlens.info
 
 
+def backend_label() -> str:
+    """The model's engine ("WASM", ...), or "" while it is still loading."""
+    return str(getattr(js.skinlens.info, "backendLabel", None) or "")
+
+
 async def load_model(backend: str) -> Any:
     """A ``SkinlensModel`` on exactly ``backend`` (raises ``JsException`` where the browser
     does not offer it); the caller disposes of it."""
@@ -186,7 +193,10 @@ class WorkerModel:
     async def handle(self) -> Any:
         if self.given is not None:
             return self.given
-        return await js.skinlens.liveModel() if self.live else js.skinlens.model
+        if self.live:
+            return await js.skinlens.liveModel()
+        await js.skinlens.ready  # a photo chosen while the model loads waits for it here
+        return js.skinlens.model
 
     async def __call__(self, batch: np.ndarray) -> Inference:
         """Copy the batch once out of the WASM heap into a buffer the worker takes over."""
@@ -212,20 +222,61 @@ async def read_file(file: Any) -> bytes:
         raise ReadError(error_text(e)) from e
 
 
+_features: dict[str, asyncio.Future] = {}
+"""The pending or finished load of each feature of :data:`skinlens.lazy.FEATURES`."""
+
+
+async def load_feature(name: str) -> None:
+    """Make the modules of ``name`` (:data:`skinlens.lazy.FEATURES`) importable, the first
+    time the feature is used: each file is fetched from ``py/`` (the service worker has it
+    precached) into the interpreter's file system, where ``pyscript.toml``'s ``[files]``
+    put the rest of the package. A failed load is tried again on the next use."""
+    if name not in _features:
+        _features[name] = asyncio.ensure_future(_fetch_modules(lazy.FEATURES[name]))
+    try:
+        await _features[name]
+    except BaseException:
+        _features.pop(name, None)
+        raise
+
+
+async def _fetch_modules(modules: tuple[str, ...]) -> None:
+    async def fetch_one(module: str) -> None:
+        path = Path(lazy.path_of(module))
+        if path.exists():  # another feature brought it
+            return
+        res = await js.fetch(js.URL.new(f"py/{path.as_posix()}", js.document.baseURI).href)
+        if not res.ok:
+            raise RuntimeError(f"HTTP {res.status} for py/{path.as_posix()}")
+        text = str(await res.text())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+    await asyncio.gather(*(fetch_one(m) for m in modules))
+    importlib.invalidate_caches()
+
+
 _pydicom: list[Any] = []
 """The pending or finished load of pydicom's wheel (at most one)."""
 
 
-async def load_pydicom() -> None:
-    """pydicom's wheel from ``dist/`` into Pyodide, the first time a DICOM file arrives (not
-    at start-up: most people never open one). Pyodide's ``loadPackage`` takes the wheel's
-    URL; the service worker caches it on that first use."""
+async def load_dicom() -> None:
+    """The DICOM modules (:func:`load_feature`) and pydicom's wheel from ``dist/`` into
+    Pyodide, the first time a DICOM file arrives (not at start-up: most people never open
+    one). Pyodide's ``loadPackage`` takes the wheel's URL; the service worker caches it on
+    that first use."""
     if not _pydicom:
-        import pyodide_js  # type: ignore[import-not-found]
-
-        url = js.URL.new(dicom.WHEEL, js.location.href).href
-        _pydicom.append(asyncio.ensure_future(pyodide_js.loadPackage(url)))
+        _pydicom.append(asyncio.ensure_future(_load_dicom()))
     await _pydicom[0]
+
+
+async def _load_dicom() -> None:
+    import pyodide_js  # type: ignore[import-not-found]
+
+    await load_feature("dicom")
+    from skinlens import dicom
+
+    await pyodide_js.loadPackage(js.URL.new(dicom.WHEEL, js.location.href).href)
 
 
 def files_of(file_list: Any) -> list[Any]:

@@ -65,6 +65,7 @@ class LiveCamera:
         self.timer: Any = None
         self.generation = 0
         self.last_stats = 0.0
+        self.shown: tuple[Any, bool, bool] | None = None  # what the verdict panel shows
         self.tasks: set[asyncio.Task] = set()
         self.tick = browser.callback(self.on_timer)
         self.frame = browser.callback(self.on_frame)
@@ -270,16 +271,47 @@ class LiveCamera:
         t0 = browser.now()
         sx, sy, side = live.roi_box(vw, vh, self.info.live.roi_fraction)
         rgba = self.grabber.grab(video, sx, sy, side)
-        result = await self.pipeline.process(rgba, capture_ms=browser.now() - t0)
+        frame = self.pipeline.check(rgba, capture_ms=browser.now() - t0)
+        sampler = self.pipeline.sampler  # this session's (a restart makes a new one)
+        if sampler.take():  # the model is free: it assesses this frame
+            self.spawn(self.assess(frame, self.generation, sampler))
         if self.running and not self.frozen:
-            self.render(result)
+            self.render(self.pipeline.glance(frame))
         return self.pipeline.next_delay_ms(browser.now() - t0)
+
+    async def assess(self, frame: live.Frame, gen: int, sampler: live.Sampler) -> None:
+        """The model's verdict on one frame, shown when it comes (the loop goes on meanwhile)."""
+        try:
+            result = await self.pipeline.assess(frame)
+        finally:
+            sampler.done()
+        if gen == self.generation and self.running and not self.frozen:
+            self.render(result)
+            self.hurry()
+
+    def hurry(self) -> None:
+        """The model is free again: the frame the loop is waiting to grab is grabbed now (it
+        goes to the model), not after the rest of the pause; the pause only spaced frames."""
+        if self.pending and self.timer is not None:
+            browser.clear_timeout(self.timer)
+            self.timer = None
+            self.pending = False
+            self.schedule(0)
 
     # ------------------------------------------------------------ rendering
     def render(self, r: live.LiveResult) -> None:
         self.set(**r.attrs())
         self.show_state("stable" if r.state == "ok" and r.stable else r.state)
         self.e["camera-capture"].disabled = self.pipeline.smoother.best() is None
+        v = r.verdict
+        # the verdict panel changes with the model's answers, not with every frame shown
+        shown = (v, r.state != "ok", r.stable)
+        if shown != self.shown:
+            self.shown = shown
+            self.render_verdict(r)
+        self.render_stats()
+
+    def render_verdict(self, r: live.LiveResult) -> None:
         v = r.verdict
         done = v is not None and not v.rejected and v.label is not None
         self.e["live-verdict"].hidden = not done
@@ -296,6 +328,8 @@ class LiveCamera:
             )
             self.e["live-rec"].textContent = self.w.recommendation(v.advice)
         self.render_bars(v.probs if done else None)
+
+    def render_stats(self) -> None:
         now = browser.now()
         if now - self.last_stats > 250:
             self.last_stats = now

@@ -79,7 +79,8 @@ class SaveOffer:
 
     async def _open(self, pending: Pending) -> None:
         if self.form is None:
-            from skinlens.web.history_save import SaveForm  # loaded on the first save only
+            await browser.load_feature("history")  # its modules, on the first save only
+            from skinlens.web.history_save import SaveForm
 
             self.form = SaveForm(self.info, self.wording)
         await self.form.open(pending)

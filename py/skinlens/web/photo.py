@@ -2,7 +2,11 @@
 
 One file chosen or dropped: processed here, in arrival order, so ``#result`` always shows
 the latest file; every failure is a rejected result with a reason code and the page keeps
-working. Several at once: a batch (``on_many``, :mod:`skinlens.web.batch`).
+working. Several at once, or a folder: a batch (``on_many``, :mod:`skinlens.web.batch`,
+loaded on first use). Files are accepted as soon as Python is up; the model worker answers
+when its model is (the photo waits for it, see :class:`skinlens.web.browser.WorkerModel`).
+The DICOM panel's controller (:mod:`skinlens.web.dicom`) is loaded with the first DICOM
+file (:mod:`skinlens.lazy`).
 ``data-total-ms`` runs from the moment the file was chosen (the input's ``change`` or the
 ``drop``) to the result on screen.
 
@@ -16,7 +20,7 @@ import asyncio
 import base64
 import io
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
@@ -27,9 +31,11 @@ from skinlens.metadata import ModelInfo
 from skinlens.photo import Photo, PhotoResult
 from skinlens.triage import rejected
 from skinlens.web import browser
-from skinlens.web.dicom import DicomView
 from skinlens.web.keep import Offer, photo_pending
 from skinlens.wording import Wording
+
+if TYPE_CHECKING:
+    from skinlens.web.dicom import DicomView
 
 
 def thumbnail_url(rgb: np.ndarray, side: int = 112) -> str:
@@ -55,10 +61,9 @@ class PhotoPage:
         self.on_many = on_many
         self.photo = photo
         self.wording = wording
-        self.backend = ""
         self.queue: asyncio.Queue[tuple[Any, float, int]] = asyncio.Queue()
         self.last_file: Any = None
-        self.dicom = DicomView(self.pick_frame)
+        self.dicom: DicomView | None = None  # with the first DICOM file
         self.seq = 0
         self.count = 0
         self.preview_url: str | None = None
@@ -98,13 +103,23 @@ class PhotoPage:
 
         browser.on(toggle, "change", on_toggle)
         browser.on(opacity, "input", on_opacity)
-        self.dicom.bind()
+
+        def on_folder(ev: Any) -> None:
+            # a folder holds more than photos: only images get a row (DICOM: not yet)
+            files = [
+                f for f in browser.files_of(ev.target.files) if str(f.type).startswith("image/")
+            ]
+            ev.target.value = ""
+            if files:
+                self.on_many(files, float(ev.timeStamp))
+
+        browser.on(browser.el("folder-input"), "change", on_folder)
         browser.spawn(self.work(), self.tasks)
 
-    def enable(self, backend_label: str) -> None:
-        """The model is ready: accept files."""
-        self.backend = backend_label
-        browser.el("file-input").disabled = False
+    def accept(self) -> None:
+        """Python is up: accept files and folders (the model may still be loading)."""
+        for node in ("file-input", "folder-input"):
+            browser.el(node).disabled = False
         browser.el("drop-zone").dataset.disabled = "false"
 
     def enqueue(self, files: list[Any], chosen_ms: float) -> None:
@@ -189,8 +204,14 @@ class PhotoPage:
         result = browser.el("result")
         if r.assessment.reason in DECODE_CODES or r.dicom is not None:
             browser.el("preview").hidden = True  # nothing the browser can show
-        self.dicom.show(r)
-        result.innerHTML = view.result_html(r, name, self.info, self.backend, w)
+        if r.dicom is not None and self.dicom is None:
+            from skinlens.web.dicom import DicomView  # fetched by Photo.load_dicom
+
+            self.dicom = DicomView(self.pick_frame)
+            self.dicom.bind()
+        if self.dicom is not None:
+            self.dicom.show(r)
+        result.innerHTML = view.result_html(r, name, self.info, browser.backend_label(), w)
         browser.apply_widths(result)
         self.show_heatmap(r)
         browser.set_attrs(result, view.result_attrs(r, self.seq, name, total_ms))
