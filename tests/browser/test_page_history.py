@@ -16,7 +16,7 @@ two tests that share the module's browser:
 2. ``test_previous_schema_opens_and_migrates``: records written by schema 1 with raw
    IndexedDB calls appear in the view and are stored migrated.
 
-Run: ``python -m pytest tests/browser/test_history.py -m browser``.
+Run: ``python -m pytest tests/browser/test_page_history.py -m browser``.
 """
 
 from __future__ import annotations
