@@ -179,10 +179,13 @@ def golden_images(size: int = 224) -> list[tuple[str, np.ndarray]]:
 
 def write_golden(model: keras.Model, model_dir: Path, meta: dict) -> None:
     """Golden cases: each synthetic PNG and the Keras float32 outputs for it, prepared
-    exactly as the page prepares a photo (colour constancy, normalisation)."""
-    from skinlens import preprocess
+    exactly as the page prepares a photo (colour constancy, normalisation); the
+    probabilities calibrated by the page's own code (``skinlens.triage.calibrate``: the
+    temperature of the photo type the model sees)."""
+    from skinlens import preprocess, triage
+    from skinlens.metadata import ModelInfo
 
-    from training.metrics import softmax
+    info = ModelInfo(meta)
 
     gdir = model_dir / "golden"
     gdir.mkdir(parents=True, exist_ok=True)
@@ -195,11 +198,12 @@ def write_golden(model: keras.Model, model_dir: Path, meta: dict) -> None:
         x = preprocess.normalize(preprocess.model_pixels(rgb, constancy), scale, offset)[None]
         out = model.predict(x, verbose=0)
         logits = np.asarray(out["logits"], np.float64)
+        named = {k: np.asarray(out[k], np.float64)[0] for k in ("logits", "lesion", "dermoscopic")}
         cases.append(
             {
                 "file": f"{name}.png",
                 "logits": logits[0].round(6).tolist(),
-                "probs": softmax(logits, meta["calibration"]["temperature"])[0].round(6).tolist(),
+                "probs": triage.calibrate(named, info).probs.round(6).tolist(),
                 "lesion": round(float(np.asarray(out["lesion"])[0, 0]), 4),
                 "dermoscopic": round(float(np.asarray(out["dermoscopic"])[0, 0]), 4),
             }

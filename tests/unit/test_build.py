@@ -414,3 +414,12 @@ def test_web_layer_imports_point_down():
             n for n in names if n.split(".")[0] in ("js", "pyodide") or n.startswith("skinlens.web")
         ]
         assert not up, f"{path.name} imports the browser layer: {up}"
+
+
+def test_test_modules_have_unique_names():
+    """pytest imports test modules by base name (rootdir-relative, no packages): a name in
+    both unit/ and browser/ stops the whole run at collection."""
+    tests = ROOT / "tests"
+    unit = {p.name for p in (tests / "unit").glob("test_*.py")}
+    browser = {p.name for p in (tests / "browser").glob("test_*.py")}
+    assert not unit & browser, sorted(unit & browser)
