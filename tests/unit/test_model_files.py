@@ -92,7 +92,10 @@ def test_golden_cases_are_synthetic_pngs_with_reference_outputs(model_dir: Path)
         assert img.shape == (info.input_size, info.input_size, 3) and img.dtype == np.uint8
         probs = np.array(case["probs"])
         assert probs.shape == (len(info.codes),) and probs.sum() == pytest.approx(1, abs=1e-4)
-        logits = np.array(case["logits"]) / info.temperature
+        # calibrated with the temperature of the photo type the model reports for the case
+        dermoscopic = case["dermoscopic"] >= info.thresholds["dermoscopic"]
+        t = info.temperature_for("dermoscopic" if dermoscopic else "close_up")
+        logits = np.array(case["logits"]) / t
         want = np.exp(logits - logits.max())
         np.testing.assert_allclose(probs, want / want.sum(), atol=1e-5)
 
