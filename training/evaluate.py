@@ -12,9 +12,9 @@ the converted weights, run under TensorFlow). Priorities come from the app's own
 What is fitted, and on what (nothing ever on `test` or Derm7pt):
 
 * temperature: `val` lesions of HAM10000 + PAD-UFES-20 + Fitzpatrick17k (NLL);
-* melanoma thresholds (``training.policy``): on the same pooled `val`, each source
-  weighing the same: Urgent at the lowest threshold within a false-alarm budget, the
-  lower tier at the highest threshold that keeps the sensitivity target;
+* melanoma thresholds (``training.policy``): on the same `val` lesions: Urgent at the
+  lowest threshold whose false alarms stay within a budget in every source, the lower
+  tier at the highest threshold that keeps the pooled sensitivity target;
 * bcc/akiec escalation thresholds: the same `val` lesions, sensitivity-first with a
   bootstrap margin;
 * the lesion threshold: `val` lesions against the `val` part of the non-lesion
@@ -117,12 +117,7 @@ def prepared(
     image = case.load()
     rgb = preprocess.crop_resize(image, info.input_size, case.crop_box(image))
     ok = quality.run_all(rgb, gates).ok
-    cc = info.raw["input"]["color_constancy"]
-    xs = [
-        preprocess.normalize(preprocess.model_pixels(v, cc), info.norm_scale, info.norm_offset)
-        for v in preprocess.views(rgb, zooms)
-    ]
-    return xs, ok
+    return [info.model_input(v) for v in preprocess.views(rgb, zooms)], ok
 
 
 def chunks(seq: list, n: int) -> Iterator[list]:
@@ -190,9 +185,10 @@ def photo_types(dermoscopic: np.ndarray, threshold: float = 0.0) -> np.ndarray:
 
 
 def temperatures(info: skmeta.ModelInfo, dermoscopic: np.ndarray) -> np.ndarray:
-    """Each image's temperature, as ``skinlens.triage.calibrate`` picks it."""
-    types = photo_types(dermoscopic, float(info.thresholds.get("dermoscopic", 0.0)))
-    return np.array([info.temperature_for(t) for t in types])
+    """Each image's temperature, as ``skinlens.triage.calibrate`` picks it (its rule)."""
+    return np.array(
+        [info.temperature_for(triage.photo_type({"dermoscopic": d}, info)) for d in dermoscopic]
+    )
 
 
 def calibrated(info: skmeta.ModelInfo, logits: np.ndarray, dermoscopic: np.ndarray) -> np.ndarray:
@@ -337,9 +333,10 @@ def group_reports(info: skmeta.ModelInfo, out: dict, groups: np.ndarray, y: np.n
     reports: dict[str, dict] = {}
     names = [g.split("/")[0] if g.startswith("skimage") else g for g in groups]
     masks = {g: np.char.startswith(groups.astype(str), g) for g in dict.fromkeys(names)}
-    for group, skin in zip(groups, out.get("skin", [None] * len(groups)), strict=True):
+    skins = out.get("skin", np.full(len(groups), ""))
+    for group, skin in dict.fromkeys(zip(groups, skins, strict=True)):
         if skin:  # Fitzpatrick skin-type groups, reported on their own too
-            masks.setdefault(f"{group}:{skin}", (groups == group) & (out["skin"] == skin))
+            masks[f"{group}:{skin}"] = (groups == group) & (skins == skin)
     for group, m in masks.items():
         if (y[m] >= 0).all():
             rep = lesion_report(info, y[m], out["logits"][m], out["dermoscopic"][m], ~rejected[m])
@@ -353,7 +350,9 @@ def group_reports(info: skmeta.ModelInfo, out: dict, groups: np.ndarray, y: np.n
     return reports
 
 
-def build_metadata(cfg: dict, temperature: float, thresholds: dict, photo_types: dict) -> dict:
+def build_metadata(
+    cfg: dict, temperature: float, thresholds: dict, photo_types: dict, by_type: dict
+) -> dict:
     base = json.loads(BASE.read_text())
     size = int(cfg["size"])
     meta = {
@@ -398,7 +397,11 @@ def build_metadata(cfg: dict, temperature: float, thresholds: dict, photo_types:
                 "their grid mean plus the class bias is that class's logit",
             },
         },
-        "calibration": {"method": "temperature", "temperature": round(temperature, 6)},
+        "calibration": {
+            "method": "temperature",
+            "temperature": round(temperature, 6),
+            "by_photo_type": by_type,
+        },
         "thresholds": thresholds,
         "photo_types": photo_types,
     }
@@ -437,7 +440,7 @@ def evaluate(
     cfg = json.loads((run / "config.json").read_text())
     base = json.loads(BASE.read_text())
     codes = [c["code"] for c in base["classes"]]
-    provisional = build_metadata(cfg, 1.0, {"escalation": {}, "lesion": 0.0}, {})
+    provisional = build_metadata(cfg, 1.0, {"escalation": {}, "lesion": 0.0}, {}, {})
     info = skmeta.ModelInfo(provisional)
     all_cases = cases(root)
     groups, y = labels(all_cases, codes)
@@ -459,8 +462,7 @@ def evaluate(
     # The reports need only the temperature and thresholds, not the photo-type notes
     # that are made from them: one pass serves the metadata and the metrics.
     reports = group_reports(skmeta.ModelInfo(provisional), out, groups, y)
-    meta = build_metadata(cfg, temperature, thresholds, photo_type_notes(reports))
-    meta["calibration"]["by_photo_type"] = by_type
+    meta = build_metadata(cfg, temperature, thresholds, photo_type_notes(reports), by_type)
     size_mb = sum(f.stat().st_size for f in (run / "tfjs" / "float16").iterdir()) / 1e6
     result = {
         "generated": time.strftime("%Y-%m-%d"),

@@ -45,7 +45,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from training import distributed, negatives, sources
 from training.augment import DeviceAugment, device_view
-from training.metrics import auc_binary, balanced_accuracy
+from training.metrics import auc_binary, balanced_accuracy, softmax
 from training.torch_lite0 import Lite0, load_imagenet
 from training.weights import default_weights_path, load_shards, save_shards
 
@@ -260,8 +260,7 @@ def val_score(pred: dict, val: list[Entry]) -> dict[str, float]:
             res[f"bal_{name}"] = balanced_accuracy(y, p, len(CODES), present_only=True)
     mel, nv = pred["label"] == CODES.index("mel"), pred["label"] == CODES.index("nv")
     if mel.any() and nv.any():
-        logits = pred["logits"]
-        s = logits[:, CODES.index("mel")] - np.log(np.exp(logits).sum(1))  # log p(mel)
+        s = softmax(pred["logits"])[:, CODES.index("mel")]
         res["mel_auc"] = auc_binary(s[mel], s[nv])
     lesion = pred["label"] >= 0
     if (~lesion).any():

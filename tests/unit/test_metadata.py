@@ -148,6 +148,8 @@ def test_training_writes_the_change_section_through(base_metadata) -> None:
     from training.evaluate import build_metadata
 
     thresholds = {"escalation": {"mel": 0.05}, "lesion": 0.0, "dermoscopic": 0.0}
-    meta = build_metadata({"size": 224, "color_constancy": "shades_of_gray"}, 1.0, thresholds, {})
+    meta = build_metadata(
+        {"size": 224, "color_constancy": "shades_of_gray"}, 1.0, thresholds, {}, {}
+    )
     assert meta["change"] == base_metadata["change"]
     assert ModelInfo(meta).change.mel_threshold == 0.05
