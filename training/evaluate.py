@@ -400,12 +400,12 @@ def build_metadata(
         "calibration": {
             "method": "temperature",
             "temperature": round(temperature, 6),
+            "fitted_on": "val (HAM10000 + PAD-UFES-20 + Fitzpatrick17k lesions)",
             "by_photo_type": by_type,
         },
         "thresholds": thresholds,
         "photo_types": photo_types,
     }
-    meta["calibration"]["fitted_on"] = "val (HAM10000 + PAD-UFES-20 + Fitzpatrick17k lesions)"
     for key, value in base.items():
         meta.setdefault(key, value)
     skmeta.validate(meta)

@@ -145,6 +145,38 @@ def comparison_lines(runs: dict[str, dict]) -> list[str]:
     return lines
 
 
+PAGE_KEYS = (
+    ("accepted", "accepted", True),
+    ("urgent_non_mel", "Urgent on non-melanomas", True),
+    ("melanoma_to_urgent", "mel -> Urgent", False),
+    ("melanoma_to_either_tier", "mel -> either tier", False),
+    ("cancers_flagged", "cancers flagged", False),
+    ("mel_vs_nv_auc_accepted", "mel-vs-nv AUC (accepted)", False),
+)
+
+
+def page_lines(model_dir: Path) -> list[str]:
+    """Every image opened in the page (``python -m bench.sources``, its JSON beside the
+    model as ``page_sources.json``): the same figures as the person sees them."""
+    path = model_dir / "page_sources.json"
+    if not path.exists():
+        return []
+    import json
+
+    page = json.loads(path.read_text())
+    head = " | ".join(label for _, label, _ in PAGE_KEYS)
+    lines = [
+        "## Through the page (headless Chromium, wasm; `python -m bench.sources`, `page_sources.json`)",
+        "",
+        f"| source | n | {head} |",
+        "|---|---|" + "---|" * len(PAGE_KEYS),
+    ]
+    for source, s in page.items():
+        cells = " | ".join(_fmt(s.get(k), pct) for k, _, pct in PAGE_KEYS)
+        lines.append(f"| {source} | {s['n']} | {cells} |")
+    return lines
+
+
 def tta_lines(model_dir: Path) -> list[str]:
     """Test-time views measured by ``training.tta_study`` (its JSON beside the model)."""
     path = model_dir / "tta_study.json"
@@ -301,6 +333,8 @@ def write_model_card(model_dir: Path, info: ModelInfo, result: dict) -> None:
         "Urgent: see a dermatologist within 1-2 weeks. Lower tier: have it checked within weeks (High). "
         "Cancers flagged: melanoma -> Urgent, BCC -> High or above, SCC/actinic keratosis -> Medium or above; "
         "a photo the page refuses counts as missed. Rates over every image of the split, the page's gates on.",
+        "",
+        *page_lines(model_dir),
         "",
         "## Per skin type (Fitzpatrick17k, our `val` part)",
         "",
